@@ -1,0 +1,128 @@
+"""Webhook delivery verification: a pure checklist over the raw request bytes."""
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from chalicelib.domain.errors import Unauthorized
+
+AUTHORIZATION_HEADER = "Authorization"
+TIMESTAMP_HEADER = "X-Paperclip-Timestamp"
+SIGNATURE_HEADER = "X-Paperclip-Signature"
+SIGNATURE_PREFIX = "sha256="
+# Senders may stamp in seconds or milliseconds; 10**12 s is ~31,700 years away, so larger means ms.
+_MILLISECONDS_ABOVE = 10**12
+_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+class SigningMode(StrEnum):
+    """How a webhook trigger authenticates its deliveries."""
+
+    bearer = "bearer"
+    hmac_sha256 = "hmac_sha256"
+
+
+class WebhookUnauthorized(Unauthorized):
+    """Any authentication failure; `reason` is for logs and metrics, never for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Unauthorized")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Verified:
+    """An authentic delivery; hmac deliveries carry a non-secret key that names them for replay checks."""
+
+    replay_key: str | None
+
+
+def verify_delivery(
+    mode: SigningMode,
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    replay_window_sec: int,
+) -> Verified:
+    """Return what an authentic delivery proves, or raise WebhookUnauthorized."""
+    if mode == SigningMode.bearer:
+        _verify_bearer(secret, headers)
+        return Verified(replay_key=None)
+    return _verify_hmac(secret, headers, body, now, replay_window_sec)
+
+
+def sign_delivery(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """Build the headers of a valid hmac_sha256 delivery of `body` sent at `timestamp`."""
+    sent = str(timestamp)
+    return {TIMESTAMP_HEADER: sent, SIGNATURE_HEADER: _hmac_hex(secret, sent, body)}
+
+
+def new_secret() -> str:
+    """Return a fresh signing secret: 24 random bytes as 48 lowercase hex characters."""
+    return secrets.token_hex(24)
+
+
+def new_public_id() -> str:
+    """Return a fresh public trigger id: 12 random bytes as 24 lowercase hex characters."""
+    return secrets.token_hex(12)
+
+
+def _verify_bearer(secret: str, headers: Mapping[str, str]) -> None:
+    presented = _required(headers, AUTHORIZATION_HEADER, "missing_bearer")
+    if not _same(presented, f"Bearer {secret}"):
+        raise WebhookUnauthorized("bad_bearer")
+
+
+def _verify_hmac(
+    secret: str, headers: Mapping[str, str], body: bytes, now: datetime, window_sec: int
+) -> Verified:
+    sent = _required(headers, TIMESTAMP_HEADER, "missing_signature")
+    presented = _required(headers, SIGNATURE_HEADER, "missing_signature")
+    _check_fresh(_epoch_seconds(sent), now, window_sec)
+    expected = _hmac_hex(secret, sent, body)
+    if not _same(presented.removeprefix(SIGNATURE_PREFIX), expected):
+        raise WebhookUnauthorized("bad_signature")
+    return Verified(replay_key=_replay_key(sent, expected))
+
+
+def _required(headers: Mapping[str, str], name: str, reason: str) -> str:
+    wanted = name.lower()
+    value = next((v.strip() for k, v in headers.items() if k.lower() == wanted), "")
+    if not value:
+        raise WebhookUnauthorized(reason)
+    return value
+
+
+def _epoch_seconds(sent: str) -> float:
+    value = float(sent) if _DECIMAL.fullmatch(sent) else math.nan
+    if not math.isfinite(value):
+        raise WebhookUnauthorized("bad_timestamp")
+    return value / 1000 if value > _MILLISECONDS_ABOVE else value
+
+
+def _check_fresh(sent_at: float, now: datetime, window_sec: int) -> None:
+    if abs(now.timestamp() - sent_at) > window_sec:
+        raise WebhookUnauthorized("stale_timestamp")
+
+
+def _hmac_hex(secret: str, sent: str, body: bytes) -> str:
+    message = sent.encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def _replay_key(sent: str, signature: str) -> str:
+    return hashlib.sha256(f"{sent}.{signature}".encode("ascii")).hexdigest()
+
+
+def _same(presented: str, expected: str) -> bool:
+    # compare_digest raises TypeError on non-ASCII str, and header values may carry lone surrogates.
+    given = presented.encode("utf-8", "surrogatepass")
+    wanted = expected.encode("utf-8", "surrogatepass")
+    return len(given) == len(wanted) and hmac.compare_digest(given, wanted)

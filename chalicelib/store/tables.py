@@ -1,0 +1,232 @@
+"""The DynamoDB tables as pynamodb models: the single source of the schema (local creation and infra)."""
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import SETTINGS
+
+
+def _meta(name: str) -> type:
+    class Meta:
+        table_name = f"{SETTINGS.table_prefix}-{name}"
+        region = SETTINGS.region
+        host = SETTINGS.dynamodb_endpoint
+        aws_access_key_id = SETTINGS.access_key_id
+        aws_secret_access_key = SETTINGS.secret_access_key
+        billing_mode = "PAY_PER_REQUEST"
+        # Lambda wants to fail fast rather than hang on pynamodb's 15 s / 30 s defaults.
+        connect_timeout_seconds = 3
+        read_timeout_seconds = 10
+        max_retry_attempts = 3
+        max_pool_connections = 64
+
+    return Meta
+
+
+def _index_meta(name: str, projection: Any) -> type:
+    return type("Meta", (), {"index_name": name, "projection": projection})
+
+
+class DirectoryItem(Model):
+    """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`) and goals (`GOAL#id`)."""
+
+    Meta = _meta("directory")
+    companyId = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    issuePrefix = UnicodeAttribute(null=True)
+    issueCounter = NumberAttribute(null=True)
+    pausedAt = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute(null=True)
+
+
+class PrincipalIndex(GlobalSecondaryIndex["ApiKeyItem"]):
+    Meta = _index_meta("byPrincipal", AllProjection())
+    principalId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class ApiKeyItem(Model):
+    """Agent and board keys, by the SHA-256 of the key (the key itself is never stored)."""
+
+    Meta = _meta("api-keys")
+    keyHash = UnicodeAttribute(hash_key=True)
+    principalId = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    agentId = UnicodeAttribute(null=True)
+    companyId = UnicodeAttribute(null=True)
+    companyIds = UnicodeSetAttribute(null=True)
+    allCompanies = BooleanAttribute(default=False)
+    label = UnicodeAttribute(null=True)
+    prefix = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+    revokedAt = UnicodeAttribute(null=True)
+    byPrincipal = PrincipalIndex()
+
+
+class RoutinesByCompany(GlobalSecondaryIndex["RoutineItem"]):
+    Meta = _index_meta("byCompany", AllProjection())
+    companyId = UnicodeAttribute(hash_key=True)
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
+class RoutineItem(Model):
+    """Routines; `openIssues` holds `<issueId>:<originRunId>` of every open execution issue."""
+
+    Meta = _meta("routines")
+    id = UnicodeAttribute(hash_key=True)
+    companyId = UnicodeAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    assigneeAgentId = UnicodeAttribute(null=True)
+    projectId = UnicodeAttribute(null=True)
+    goalId = UnicodeAttribute(null=True)
+    parentIssueId = UnicodeAttribute(null=True)
+    priority = UnicodeAttribute()
+    status = UnicodeAttribute()
+    concurrencyPolicy = UnicodeAttribute()
+    catchUpPolicy = UnicodeAttribute()
+    version = NumberAttribute(default=1)
+    openIssues = UnicodeSetAttribute(null=True)
+    lastTriggeredAt = UnicodeAttribute(null=True)
+    lastEnqueuedAt = UnicodeAttribute(null=True)
+    createdByAgentId = UnicodeAttribute(null=True)
+    updatedByAgentId = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    byCompany = RoutinesByCompany()
+
+
+class TriggersByRoutine(GlobalSecondaryIndex["TriggerItem"]):
+    Meta = _index_meta("byRoutine", AllProjection())
+    routineId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class DueIndex(GlobalSecondaryIndex["TriggerItem"]):
+    """Sparse: only enabled schedule triggers of active routines carry `dueShard`."""
+
+    Meta = _index_meta("due", KeysOnlyProjection())
+    dueShard = UnicodeAttribute(hash_key=True)
+    nextRunAt = UnicodeAttribute(range_key=True)
+
+
+class TriggerItem(Model):
+    Meta = _meta("triggers")
+    id = UnicodeAttribute(hash_key=True)
+    routineId = UnicodeAttribute()
+    companyId = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    cronExpression = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)
+    nextRunAt = UnicodeAttribute(null=True)
+    dueShard = UnicodeAttribute(null=True)
+    lastFiredAt = UnicodeAttribute(null=True)
+    lastResult = UnicodeAttribute(null=True)
+    publicId = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute(null=True)
+    signingMode = UnicodeAttribute(null=True)
+    replayWindowSec = NumberAttribute(null=True)
+    lastRotatedAt = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    byRoutine = TriggersByRoutine()
+    due = DueIndex()
+
+
+class RunItem(Model):
+    """Run history of a routine, newest first by its time-ordered id."""
+
+    Meta = _meta("runs")
+    routineId = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    companyId = UnicodeAttribute()
+    triggerId = UnicodeAttribute(null=True)
+    source = UnicodeAttribute()
+    status = UnicodeAttribute()
+    triggeredAt = UnicodeAttribute()
+    scheduledFor = UnicodeAttribute(null=True)
+    idempotencyKey = UnicodeAttribute(null=True)
+    triggerPayload = JSONAttribute(null=True)
+    linkedIssueId = UnicodeAttribute(null=True)
+    coalescedIntoRunId = UnicodeAttribute(null=True)
+    failureReason = UnicodeAttribute(null=True)
+    completedAt = UnicodeAttribute(null=True)
+    droppedSlots = JSONAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
+class IssuesByAssignee(GlobalSecondaryIndex["IssueItem"]):
+    Meta = _index_meta("byAssignee", AllProjection())
+    assigneeAgentId = UnicodeAttribute(hash_key=True)
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
+class IssuesByCompany(GlobalSecondaryIndex["IssueItem"]):
+    Meta = _index_meta("byCompany", AllProjection())
+    companyId = UnicodeAttribute(hash_key=True)
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
+class IssueItem(Model):
+    Meta = _meta("issues")
+    id = UnicodeAttribute(hash_key=True)
+    companyId = UnicodeAttribute()
+    identifier = UnicodeAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    priority = UnicodeAttribute()
+    assigneeAgentId = UnicodeAttribute(null=True)
+    projectId = UnicodeAttribute(null=True)
+    goalId = UnicodeAttribute(null=True)
+    parentId = UnicodeAttribute(null=True)
+    originKind = UnicodeAttribute(null=True)
+    originId = UnicodeAttribute(null=True)
+    originRunId = UnicodeAttribute(null=True)
+    createdByAgentId = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    byAssignee = IssuesByAssignee()
+    byCompany = IssuesByCompany()
+
+
+class ClaimItem(Model):
+    """Uniqueness guards (slots, idempotency keys, replays) and id lookups (`public#`, `ref#`)."""
+
+    Meta = _meta("claims")
+    key = UnicodeAttribute(hash_key=True)
+    runId = UnicodeAttribute(null=True)
+    routineId = UnicodeAttribute(null=True)
+    targetId = UnicodeAttribute(null=True)
+    companyId = UnicodeAttribute(null=True)
+    expiresAt = NumberAttribute(null=True)
+
+
+ALL_TABLES: tuple[type[Model], ...] = (
+    DirectoryItem,
+    ApiKeyItem,
+    RoutineItem,
+    TriggerItem,
+    RunItem,
+    IssueItem,
+    ClaimItem,
+)
+TTL_ATTRIBUTES: dict[type[Model], str] = {ClaimItem: "expiresAt"}
