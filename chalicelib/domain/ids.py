@@ -1,6 +1,8 @@
 """UUIDv7 identifiers: standard UUID text whose order is creation order."""
 
+
 import os
+from collections.abc import Callable
 import re
 import threading
 import time
@@ -35,3 +37,6 @@ def _with_version_bits(value: int) -> uuid.UUID:
 def is_id(text: str) -> bool:
     """True for canonical lowercase UUID text (any version): malformed ids are simply not found."""
     return bool(_UUID.match(text))
+
+
+IdFactory = Callable[[], str]

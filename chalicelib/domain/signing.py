@@ -16,7 +16,7 @@ AUTHORIZATION_HEADER = "Authorization"
 TIMESTAMP_HEADER = "X-Paperclip-Timestamp"
 SIGNATURE_HEADER = "X-Paperclip-Signature"
 SIGNATURE_PREFIX = "sha256="
-# Senders may stamp in seconds or milliseconds; 10**12 s is ~31,700 years away, so larger means ms.
+# Senders stamp in seconds or milliseconds; 10**12 s is ~31,700 years out, larger is ms.
 _MILLISECONDS_ABOVE = 10**12
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
@@ -29,7 +29,7 @@ class SigningMode(StrEnum):
 
 
 class WebhookUnauthorized(Unauthorized):
-    """Any authentication failure; `reason` is for logs and metrics, never for the caller."""
+    """Any authentication failure; `reason` feeds logs and metrics, never the caller."""
 
     def __init__(self, reason: str) -> None:
         super().__init__("Unauthorized")
@@ -38,7 +38,7 @@ class WebhookUnauthorized(Unauthorized):
 
 @dataclass(frozen=True)
 class Verified:
-    """An authentic delivery; hmac deliveries carry a non-secret key that names them for replay checks."""
+    """An authentic delivery; hmac ones carry a non-secret replay key."""
 
     replay_key: str | None
 
@@ -59,18 +59,18 @@ def verify_delivery(
 
 
 def sign_delivery(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
-    """Build the headers of a valid hmac_sha256 delivery of `body` sent at `timestamp`."""
+    """Build the headers of a valid hmac_sha256 delivery of `body` at `timestamp`."""
     sent = str(timestamp)
     return {TIMESTAMP_HEADER: sent, SIGNATURE_HEADER: _hmac_hex(secret, sent, body)}
 
 
 def new_secret() -> str:
-    """Return a fresh signing secret: 24 random bytes as 48 lowercase hex characters."""
+    """Return a fresh signing secret: 24 random bytes as 48 lowercase hex."""
     return secrets.token_hex(24)
 
 
 def new_public_id() -> str:
-    """Return a fresh public trigger id: 12 random bytes as 24 lowercase hex characters."""
+    """Return a fresh public trigger id: 12 random bytes as 24 lowercase hex."""
     return secrets.token_hex(12)
 
 
@@ -122,7 +122,7 @@ def _replay_key(sent: str, signature: str) -> str:
 
 
 def _same(presented: str, expected: str) -> bool:
-    # compare_digest raises TypeError on non-ASCII str, and header values may carry lone surrogates.
+    # compare_digest raises TypeError on non-ASCII str; headers may hold surrogates.
     given = presented.encode("utf-8", "surrogatepass")
     wanted = expected.encode("utf-8", "surrogatepass")
     return len(given) == len(wanted) and hmac.compare_digest(given, wanted)

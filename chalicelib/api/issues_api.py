@@ -1,0 +1,48 @@
+"""Execution issues, and the public webhook route."""
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import runtime
+from chalicelib.api import render, schemas
+from chalicelib.api.http import Call, route
+from chalicelib.services import issues, webhooks
+
+bp = Blueprint(__name__)
+# Every type reaches the view, so authentication answers before the content type is judged (415).
+WEBHOOK_CONTENT_TYPES = [
+    "application/json", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded",
+    "multipart/form-data", "application/xml", "text/xml", "text/html", "application/cloudevents+json",
+]
+
+
+@route(bp, "/companies/{companyId}/issues")
+def list_issues(call: Call, companyId: str) -> list[dict[str, Any]]:
+    filters = {
+        "assignee_agent_id": call.query("assigneeAgentId"),
+        "status": call.query("status"),
+        "origin_id": call.query("originId"),
+    }
+    return [render.issue(issue) for issue in issues.list_issues(call.principal, companyId, filters)]
+
+
+@route(bp, "/issues/{issueId}")
+def get_issue(call: Call, issueId: str) -> dict[str, Any]:
+    return render.issue(issues.get_issue(call.principal, issueId))
+
+
+@route(bp, "/issues/{issueId}", methods=("PATCH",))
+def update_issue(call: Call, issueId: str) -> dict[str, Any]:
+    fields = call.body(schemas.UpdateIssue).fields()
+    return render.issue(issues.update_issue(call.principal, issueId, fields, call.now))
+
+
+@route(
+    bp, "/routine-triggers/public/{publicId}/fire", methods=("POST",), status=202, public=True,
+    content_types=WEBHOOK_CONTENT_TYPES,
+)
+def fire_webhook(call: Call, publicId: str) -> dict[str, Any]:
+    body = call.request.raw_body or b""
+    run = webhooks.fire_webhook(publicId, dict(call.request.headers), body, call.now, runtime.new_id)
+    return render.run(run)

@@ -1,0 +1,150 @@
+"""Request bodies as pydantic models: they validate input and describe it in the OpenAPI document."""
+
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
+from pydantic.alias_generators import to_camel
+
+from chalicelib.domain.models import AgentStatus, ConcurrencyPolicy, IssueStatus, Priority, RoutineStatus
+from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.signing import SigningMode
+
+Uuid = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+    AfterValidator(str.lower),
+]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=100_000)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True)]
+
+
+class Body(BaseModel):
+    """camelCase on the wire, unknown keys rejected."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    _not_null: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _reject_nulls(self) -> Self:
+        for name in self._not_null:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{to_camel(name)} cannot be null")
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        """The fields the caller sent, by their Python names."""
+        return self.model_dump(exclude_unset=True)
+
+
+class CreateRoutine(Body):
+    title: Title
+    description: Text | None = None
+    assignee_agent_id: Uuid | None = None
+    project_id: Uuid | None = None
+    goal_id: Uuid | None = None
+    parent_issue_id: Uuid | None = None
+    priority: Priority = Priority.medium
+    status: RoutineStatus = RoutineStatus.active
+    concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.coalesce_if_active
+    catch_up_policy: CatchUpPolicy = CatchUpPolicy.skip_missed
+
+
+class UpdateRoutine(Body):
+    title: Title | None = None
+    description: Text | None = None
+    assignee_agent_id: Uuid | None = None
+    project_id: Uuid | None = None
+    goal_id: Uuid | None = None
+    parent_issue_id: Uuid | None = None
+    priority: Priority | None = None
+    status: RoutineStatus | None = None
+    concurrency_policy: ConcurrencyPolicy | None = None
+    catch_up_policy: CatchUpPolicy | None = None
+
+    _not_null = ("title", "priority", "status", "concurrency_policy", "catch_up_policy")
+
+
+class _TriggerBase(Body):
+    label: Label | None = None
+    enabled: bool = True
+
+
+class CreateScheduleTrigger(_TriggerBase):
+    kind: Literal["schedule"]
+    cron_expression: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
+
+
+class CreateWebhookTrigger(_TriggerBase):
+    kind: Literal["webhook"]
+    signing_mode: SigningMode = SigningMode.bearer
+    replay_window_sec: ReplayWindow = 300
+
+
+class CreateApiTrigger(_TriggerBase):
+    kind: Literal["api"]
+
+
+CreateTrigger = TypeAdapter(
+    Annotated[CreateScheduleTrigger | CreateWebhookTrigger | CreateApiTrigger, Field(discriminator="kind")]
+)
+
+
+class UpdateTrigger(Body):
+    label: Label | None = None
+    enabled: bool | None = None
+    cron_expression: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    signing_mode: SigningMode | None = None
+    replay_window_sec: ReplayWindow | None = None
+
+
+class RunRoutine(Body):
+    source: Literal["manual", "api"] = "manual"
+    trigger_id: Uuid | None = None
+    payload: dict[str, Any] | None = None
+    idempotency_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = (
+        None
+    )
+
+
+class CreateCompany(Body):
+    name: Name
+    issue_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None = None
+
+
+class CreateAgent(Body):
+    name: Name
+    role: Name | None = None
+
+
+class UpdateAgent(Body):
+    status: AgentStatus
+
+
+class CreateKey(Body):
+    label: Label | None = None
+
+
+class CreateProject(Body):
+    name: Name
+    description: Text | None = None
+
+
+class CreateGoal(Body):
+    title: Title
+    description: Text | None = None
+
+
+class UpdateIssue(Body):
+    title: Title | None = None
+    description: Text | None = None
+    status: IssueStatus | None = None
+    priority: Priority | None = None
+    assignee_agent_id: Uuid | None = None
+
+    _not_null = ("title", "status", "priority")

@@ -1,0 +1,172 @@
+"""Routines: create, change, read; the lifecycle active ⇄ paused → archived."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from chalicelib.domain.ids import IdFactory, is_id
+from chalicelib.domain.models import (
+    ConcurrencyPolicy,
+    Issue,
+    Principal,
+    Priority,
+    Routine,
+    RoutineStatus,
+    Run,
+    Trigger,
+)
+from chalicelib.domain.policies import assignee_problem
+from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.timefmt import to_iso
+from chalicelib.services.auth import require_company, require_manage
+from chalicelib.services.triggers import reschedule
+from chalicelib.store import directory, routines, runs
+
+RECENT_RUNS = 25
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="routine-read")
+
+
+@dataclass(frozen=True)
+class RoutineDetail:
+    routine: Routine
+    triggers: list[Trigger]
+    recent_runs: list[Run]
+    active_issue: Issue | None
+
+
+def load_routine(routine_id: str) -> Routine:
+    routine = routines.get_routine(routine_id) if is_id(routine_id) else None
+    if routine is None:
+        raise NotFound("Routine not found")
+    return routine
+
+
+def create_routine(
+    principal: Principal, company_id: str, fields: dict[str, Any], now: datetime, new_id: IdFactory
+) -> Routine:
+    """Creates a routine; `active` without an assignee is stored as a paused draft."""
+    require_company(principal, company_id)
+    if principal.is_agent and fields.get("assignee_agent_id") != principal.agent_id:
+        raise Forbidden("Agents can only manage routines assigned to themselves")
+    stamp = to_iso(now)
+    routine = Routine(
+        id=new_id(),
+        company_id=company_id,
+        title=fields["title"],
+        description=fields.get("description"),
+        assignee_agent_id=fields.get("assignee_agent_id"),
+        project_id=fields.get("project_id"),
+        goal_id=fields.get("goal_id"),
+        parent_issue_id=fields.get("parent_issue_id"),
+        priority=fields.get("priority") or Priority.medium,
+        status=fields.get("status") or RoutineStatus.active,
+        concurrency_policy=fields.get("concurrency_policy") or ConcurrencyPolicy.coalesce_if_active,
+        catch_up_policy=fields.get("catch_up_policy") or CatchUpPolicy.skip_missed,
+        created_at=stamp,
+        updated_at=stamp,
+        created_by_agent_id=principal.agent_id,
+        updated_by_agent_id=principal.agent_id,
+    )
+    if routine.status == RoutineStatus.active and routine.assignee_agent_id is None:
+        routine = replace(routine, status=RoutineStatus.paused)
+    check_references(routine, fields)
+    routines.put_routine(routine)
+    return routine
+
+
+def update_routine(principal: Principal, routine_id: str, fields: dict[str, Any], now: datetime) -> Routine:
+    """Applies a partial change; archived is terminal, and `active` needs an assignee."""
+    routine = load_routine(routine_id)
+    require_manage(principal, routine)
+    if principal.is_agent and "assignee_agent_id" in fields and fields["assignee_agent_id"] != principal.agent_id:
+        raise Forbidden("Agents can only assign routines to themselves")
+    changed = replace(routine, **fields, updated_at=to_iso(now), updated_by_agent_id=principal.agent_id)
+    changed = _settle_status(routine, changed, explicit="status" in fields)
+    check_references(changed, fields)
+    activating = changed.status == RoutineStatus.active != routine.status
+    if activating:
+        _index_triggers(changed, now)
+    try:
+        routines.save_routine(changed, routine.version)
+    except routines.StaleRoutine as exc:
+        raise Conflict("Routine was updated by someone else; retry") from exc
+    if routine.status == RoutineStatus.active != changed.status:
+        _index_triggers(changed, now)
+    return replace(changed, version=routine.version + 1)
+
+
+def _settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:
+    if before.status == RoutineStatus.archived and after.status != RoutineStatus.archived:
+        raise Conflict("Archived routines cannot be reactivated")
+    if after.status == RoutineStatus.active and after.assignee_agent_id is None:
+        if explicit:
+            raise Invalid("Default agent required")
+        return replace(after, status=RoutineStatus.paused)
+    return after
+
+
+def _index_triggers(routine: Routine, now: datetime) -> None:
+    """Puts the routine's schedule triggers in or out of the `due` index; activation reschedules from now."""
+    for trigger in routines.list_triggers(routine.id):
+        if routine.status == RoutineStatus.active:
+            trigger = reschedule(trigger, now)
+        routines.set_due(trigger, routine.status)
+
+
+def check_references(routine: Routine, fields: dict[str, Any]) -> None:
+    """Project, goal, parent issue and assignee named in `fields` must exist in the routine's company."""
+    company_id = routine.company_id
+    if fields.get("project_id"):
+        _check_directory_ref(company_id, fields["project_id"], directory.get_project, "Project")
+    if fields.get("goal_id"):
+        _check_directory_ref(company_id, fields["goal_id"], directory.get_goal, "Goal")
+    if fields.get("parent_issue_id"):
+        parent = runs.get_issue(fields["parent_issue_id"])
+        if parent is None:
+            raise NotFound("Parent issue not found")
+        if parent.company_id != company_id:
+            raise Invalid("Parent issue must belong to same company")
+    if fields.get("assignee_agent_id"):
+        check_assignable(company_id, fields["assignee_agent_id"])
+
+
+def _check_directory_ref(company_id: str, entity_id: str, get: Any, noun: str) -> None:
+    if get(company_id, entity_id) is not None:
+        return
+    if directory.owner_of(entity_id) not in (None, company_id):
+        raise Invalid(f"{noun} must belong to same company")
+    raise NotFound(f"{noun} not found")
+
+
+def check_assignable(company_id: str, agent_id: str) -> None:
+    agent = directory.get_agent(company_id, agent_id)
+    problem = assignee_problem(agent, company_id, None if agent else directory.owner_of(agent_id))
+    if problem:
+        raise problem
+
+
+def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
+    routine = load_routine(routine_id)
+    require_company(principal, routine.company_id)
+    return _detail(routine, RECENT_RUNS)
+
+
+def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
+    newest = routine.newest_open_issue
+    active = runs.get_issue(newest.issue_id) if newest else None
+    return RoutineDetail(routine, routines.list_triggers(routine.id), runs.list_runs(routine.id, run_limit), active)
+
+
+def list_routines(principal: Principal, company_id: str, project_id: str | None) -> list[RoutineDetail]:
+    """The company's routines, newest change first, each with its triggers, last run and active issue."""
+    require_company(principal, company_id)
+    found = routines.list_routines(company_id, project_id)
+    return list(_POOL.map(lambda routine: _detail(routine, 1), found))
+
+
+def list_runs(principal: Principal, routine_id: str, limit: int) -> list[Run]:
+    routine = load_routine(routine_id)
+    require_company(principal, routine.company_id)
+    return runs.list_runs(routine.id, limit)

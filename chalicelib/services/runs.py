@@ -1,0 +1,220 @@
+"""Firing a routine. `start_run` is the only code that creates runs and execution issues."""
+
+import hashlib
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import Conflict, DomainError, Forbidden, Invalid
+from chalicelib.domain.ids import IdFactory
+from chalicelib.domain.models import (
+    ROUTINE_EXECUTION,
+    ConcurrencyPolicy,
+    Issue,
+    IssueStatus,
+    Principal,
+    Routine,
+    RoutineStatus,
+    Run,
+    RunSource,
+    RunStatus,
+    Trigger,
+)
+from chalicelib.domain.policies import decide_overlap, trigger_result
+from chalicelib.domain.schedule import DroppedSlots
+from chalicelib.domain.timefmt import to_iso
+from chalicelib.services.auth import require_manage
+from chalicelib.services.routines import check_assignable
+from chalicelib.store import directory, routines, runs
+from chalicelib.store.runs import Claim, TriggerTouch
+
+_ATTEMPTS = 10
+SLOT_CLAIM_TTL_SEC = 7 * 86400
+
+
+class DeliveryReplayed(Conflict):
+    """An exact replay of an accepted signed delivery."""
+
+
+def start_run(
+    routine: Routine,
+    source: RunSource,
+    now: datetime,
+    new_id: IdFactory,
+    *,
+    trigger: Trigger | None = None,
+    payload: dict[str, Any] | None = None,
+    claims: tuple[Claim, ...] = (),
+    idempotency_key: str | None = None,
+    scheduled_for: str | None = None,
+    created_by_agent_id: str | None = None,
+) -> Run:
+    """Fires the routine once: one transaction applies the concurrency policy and writes the claims.
+
+    When a claim shows the firing already happened, returns that earlier run instead
+    (or raises `DeliveryReplayed` for a replayed webhook signature).
+    """
+    for _ in range(_ATTEMPTS):
+        _check_can_fire(routine, source, trigger)
+        run = Run(
+            id=new_id(), routine_id=routine.id, company_id=routine.company_id, source=source,
+            status=decide_overlap(routine.concurrency_policy, routine.newest_open_issue),
+            triggered_at=to_iso(now), created_at=to_iso(now), updated_at=to_iso(now),
+            trigger_id=trigger.id if trigger else None, scheduled_for=scheduled_for,
+            idempotency_key=idempotency_key, trigger_payload=payload,
+        )
+        try:
+            return _write(routine, run, trigger, claims, new_id, created_by_agent_id)
+        except runs.ClaimTaken as exc:
+            return _earlier_run(routine, exc.claim)
+        except runs.RoutineMoved:
+            routine = _reload(routine.id)
+        except runs.AssigneeUnavailable:
+            assert routine.assignee_agent_id
+            check_assignable(routine.company_id, routine.assignee_agent_id)
+            routine = _reload(routine.id)
+        except runs.TriggerUnavailable as exc:
+            raise Conflict("Routine trigger is not active") from exc
+    raise Conflict("Routine is busy; retry the run")
+
+
+def _check_can_fire(routine: Routine, source: RunSource, trigger: Trigger | None) -> None:
+    if routine.status == RoutineStatus.archived:
+        raise Conflict("Routine is archived")
+    automatic = source in (RunSource.schedule, RunSource.webhook)
+    if (automatic and routine.status != RoutineStatus.active) or (trigger and not trigger.enabled):
+        raise Conflict("Routine trigger is not active")
+    if routine.assignee_agent_id is None:
+        raise Invalid("Default agent required")
+
+
+def _write(
+    routine: Routine,
+    run: Run,
+    trigger: Trigger | None,
+    claims: tuple[Claim, ...],
+    new_id: IdFactory,
+    created_by_agent_id: str | None,
+) -> Run:
+    open_issue = routine.newest_open_issue
+    if run.status != RunStatus.issue_created:
+        assert open_issue
+        run = replace(run, linked_issue_id=open_issue.issue_id, coalesced_into_run_id=open_issue.run_id,
+                           completed_at=run.triggered_at)
+        runs.write_linked_run(routine, run, open_issue, claims, _touch(trigger, run))
+        return run
+    issue = _execution_issue(routine, run, new_id, created_by_agent_id)
+    run = replace(run, linked_issue_id=issue.id)
+    exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
+    runs.write_issue_run(routine, run, issue, claims, _touch(trigger, run), exclusive)
+    return run
+
+
+def _execution_issue(routine: Routine, run: Run, new_id: IdFactory, created_by_agent_id: str | None) -> Issue:
+    return Issue(
+        id=new_id(), company_id=routine.company_id, identifier=directory.ISSUE_NUMBERS.allocate(routine.company_id),
+        title=routine.title, description=routine.description, status=IssueStatus.todo, priority=routine.priority,
+        assignee_agent_id=routine.assignee_agent_id, project_id=routine.project_id, goal_id=routine.goal_id,
+        parent_id=routine.parent_issue_id, created_at=run.triggered_at, updated_at=run.triggered_at,
+        origin_kind=ROUTINE_EXECUTION, origin_id=routine.id, origin_run_id=run.id,
+        created_by_agent_id=created_by_agent_id if run.source == RunSource.manual else None,
+    )
+
+
+def _touch(trigger: Trigger | None, run: Run) -> TriggerTouch | None:
+    if trigger is None:
+        return None
+    return TriggerTouch(trigger.id, run.triggered_at, trigger_result(run.status, run.linked_issue_id))
+
+
+def _earlier_run(routine: Routine, claim: Claim) -> Run:
+    if claim.key.startswith("replay#"):
+        raise DeliveryReplayed("Webhook delivery already received")
+    run_id = runs.run_id_of_claim(claim.key)
+    earlier = runs.get_run(routine.id, run_id) if run_id else None
+    if earlier is None:
+        raise Conflict("This firing was already recorded")
+    return earlier
+
+
+def _reload(routine_id: str) -> Routine:
+    routine = routines.get_routine(routine_id)
+    if routine is None:
+        raise Conflict("Routine was deleted while dispatching")
+    return routine
+
+
+def record_failure(
+    routine: Routine, trigger: Trigger, error: DomainError, now: datetime, new_id: IdFactory, claim: Claim,
+    scheduled_for: str,
+) -> Run:
+    """Records a scheduled firing that could not dispatch as a `failed` run, once per slot."""
+    run = Run(
+        id=new_id(), routine_id=routine.id, company_id=routine.company_id, source=RunSource.schedule,
+        status=RunStatus.failed, triggered_at=to_iso(now), created_at=to_iso(now), updated_at=to_iso(now),
+        trigger_id=trigger.id, scheduled_for=scheduled_for, failure_reason=error.message, completed_at=to_iso(now),
+    )
+    return _write_final(routine, run, claim, trigger)
+
+
+def record_dropped(
+    routine: Routine, trigger: Trigger, dropped: DroppedSlots, now: datetime, new_id: IdFactory
+) -> Run:
+    """Records missed slots that will not fire as one `skipped` run, so nothing disappears silently."""
+    first, last = to_iso(dropped.first), to_iso(dropped.last)
+    run = Run(
+        id=new_id(), routine_id=routine.id, company_id=routine.company_id, source=RunSource.schedule,
+        status=RunStatus.skipped, triggered_at=to_iso(now), created_at=to_iso(now), updated_at=to_iso(now),
+        trigger_id=trigger.id, scheduled_for=first, failure_reason="missed", completed_at=to_iso(now),
+        dropped_slots={"count": dropped.count, "first": first, "last": last},
+    )
+    claim = Claim(f"drop#{trigger.id}#{first}", expires_in(now, SLOT_CLAIM_TTL_SEC))
+    return _write_final(routine, run, claim, None)
+
+
+def _write_final(routine: Routine, run: Run, claim: Claim, trigger: Trigger | None) -> Run:
+    touch = TriggerTouch(trigger.id, run.triggered_at, "Execution failed") if trigger else None
+    try:
+        runs.write_final_run(run, (claim,), touch)
+    except runs.ClaimTaken:
+        return _earlier_run(routine, claim)
+    except runs.TriggerUnavailable:
+        runs.write_final_run(run, (claim,), None)
+    return run
+
+
+def expires_in(now: datetime, seconds: int) -> int:
+    return int(now.timestamp()) + seconds
+
+
+def slot_claim(trigger_id: str, slot: str, now: datetime) -> Claim:
+    return Claim(f"slot#{trigger_id}#{slot}", expires_in(now, SLOT_CLAIM_TTL_SEC))
+
+
+def idempotency_claim(routine_id: str, source: RunSource, trigger_id: str | None, key: str) -> Claim:
+    """Scope: routine, source, trigger (or none) and the caller's key (hashed: keys are arbitrary text)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return Claim(f"idem#{routine_id}#{source}#{trigger_id or '-'}#{digest}")
+
+
+def run_routine(
+    principal: Principal, routine: Routine, fields: dict[str, Any], now: datetime, new_id: IdFactory
+) -> Run:
+    """A manual or API firing; a paused routine may be run by hand, an archived one not."""
+    require_manage(principal, routine)
+    source = RunSource(fields.get("source") or RunSource.manual)
+    trigger = _named_trigger(routine, fields.get("trigger_id"))
+    key = fields.get("idempotency_key")
+    claims = (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),) if key else ()
+    return start_run(
+        routine, source, now, new_id, trigger=trigger, payload=fields.get("payload"), claims=claims,
+        idempotency_key=key, created_by_agent_id=principal.agent_id,
+    )
+
+
+def _named_trigger(routine: Routine, trigger_id: str | None) -> Trigger | None:
+    """The trigger a manual run is attributed to; an unknown id is ignored, as in the reference."""
+    trigger = routines.get_trigger(trigger_id) if trigger_id else None
+    if trigger and trigger.routine_id != routine.id:
+        raise Forbidden("Trigger does not belong to routine")
+    return trigger

@@ -1,0 +1,252 @@
+"""Routines and their triggers."""
+
+import hashlib
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.domain.models import (
+    ConcurrencyPolicy,
+    OpenIssue,
+    Priority,
+    Routine,
+    RoutineStatus,
+    Trigger,
+    TriggerKind,
+)
+from chalicelib.settings import SETTINGS
+from chalicelib.store.errors import is_condition_failure
+from chalicelib.store.tables import ClaimItem, RoutineItem, TriggerItem
+from chalicelib.store.tx import Tx
+
+
+class StaleRoutine(Exception):
+    """The routine changed since it was read (its version moved on)."""
+
+
+def get_routine(routine_id: str) -> Routine | None:
+    try:
+        return _routine(RoutineItem.get(routine_id, consistent_read=True))
+    except RoutineItem.DoesNotExist:
+        return None
+
+
+def list_routines(company_id: str, project_id: str | None = None) -> list[Routine]:
+    condition = RoutineItem.projectId == project_id if project_id else None
+    items = RoutineItem.byCompany.query(company_id, filter_condition=condition, scan_index_forward=False)
+    return [_routine(item) for item in items]
+
+
+def put_routine(routine: Routine) -> None:
+    _routine_item(routine).save(RoutineItem.id.does_not_exist())
+
+
+def save_routine(routine: Routine, read_version: int) -> None:
+    """Writes the routine's own fields if nobody changed them since `read_version`.
+
+    Dispatch-owned attributes (`openIssues`, `lastTriggeredAt`, ...) are left as they are.
+    """
+    item = RoutineItem(routine.id)
+    actions = [
+        getattr(RoutineItem, name).set(value) if value is not None else getattr(RoutineItem, name).remove()
+        for name, value in _config_fields(routine).items()
+    ]
+    actions.append(RoutineItem.version.set(read_version + 1))
+    try:
+        item.update(actions, condition=RoutineItem.version == read_version)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            raise StaleRoutine(routine.id) from exc
+        raise
+
+
+def _config_fields(routine: Routine) -> dict[str, object]:
+    return {
+        "title": routine.title,
+        "description": routine.description,
+        "assigneeAgentId": routine.assignee_agent_id,
+        "projectId": routine.project_id,
+        "goalId": routine.goal_id,
+        "parentIssueId": routine.parent_issue_id,
+        "priority": str(routine.priority),
+        "status": str(routine.status),
+        "concurrencyPolicy": str(routine.concurrency_policy),
+        "catchUpPolicy": routine.catch_up_policy,
+        "updatedAt": routine.updated_at,
+        "updatedByAgentId": routine.updated_by_agent_id,
+    }
+
+
+def _routine_item(routine: Routine) -> RoutineItem:
+    fields = {k: v for k, v in _config_fields(routine).items() if v is not None}
+    return RoutineItem(
+        routine.id, companyId=routine.company_id, createdAt=routine.created_at,
+        createdByAgentId=routine.created_by_agent_id, version=routine.version, **fields,
+    )
+
+
+def _routine(item: RoutineItem) -> Routine:
+    return Routine(
+        id=item.id,
+        company_id=item.companyId,
+        title=item.title,
+        description=item.description,
+        assignee_agent_id=item.assigneeAgentId,
+        project_id=item.projectId,
+        goal_id=item.goalId,
+        parent_issue_id=item.parentIssueId,
+        priority=Priority(item.priority),
+        status=RoutineStatus(item.status),
+        concurrency_policy=ConcurrencyPolicy(item.concurrencyPolicy),
+        catch_up_policy=item.catchUpPolicy,
+        created_at=item.createdAt,
+        updated_at=item.updatedAt,
+        version=int(item.version or 1),
+        open_issues=frozenset(OpenIssue.decode(text) for text in item.openIssues or ()),
+        last_triggered_at=item.lastTriggeredAt,
+        last_enqueued_at=item.lastEnqueuedAt,
+        created_by_agent_id=item.createdByAgentId,
+        updated_by_agent_id=item.updatedByAgentId,
+    )
+
+
+def due_shard(trigger_id: str) -> str:
+    """A stable shard of the sparse `due` index, from a hash of the trigger id."""
+    digest = hashlib.sha256(trigger_id.encode()).digest()
+    return f"due#{int.from_bytes(digest[:4]) % SETTINGS.due_shards}"
+
+
+def is_due_candidate(trigger: Trigger, routine_status: RoutineStatus) -> bool:
+    """Whether the trigger belongs in the `due` index."""
+    return (
+        trigger.kind == TriggerKind.schedule
+        and trigger.enabled
+        and trigger.next_run_at is not None
+        and routine_status == RoutineStatus.active
+    )
+
+
+def get_trigger(trigger_id: str) -> Trigger | None:
+    try:
+        return _trigger(TriggerItem.get(trigger_id, consistent_read=True))
+    except TriggerItem.DoesNotExist:
+        return None
+
+
+def list_triggers(routine_id: str) -> list[Trigger]:
+    return [_trigger(item) for item in TriggerItem.byRoutine.query(routine_id)]
+
+
+def trigger_id_for_public_id(public_id: str) -> str | None:
+    try:
+        return ClaimItem.get(f"public#{public_id}", consistent_read=True).targetId
+    except ClaimItem.DoesNotExist:
+        return None
+
+
+def put_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
+    """Creates a trigger, and for a webhook its `public#` lookup item, in one transaction."""
+    tx = Tx()
+    tx.put("trigger", _trigger_item(trigger, routine_status), TriggerItem.id.does_not_exist())
+    if trigger.public_id:
+        lookup = ClaimItem(f"public#{trigger.public_id}", targetId=trigger.id, routineId=trigger.routine_id)
+        tx.put("public", lookup, ClaimItem.key.does_not_exist())
+    tx.commit()
+
+
+def save_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
+    """Replaces a trigger's configuration if it still exists (dispatch bookkeeping is kept)."""
+    item = _trigger_item(trigger, routine_status)
+    actions = [
+        getattr(TriggerItem, name).set(getattr(item, name))
+        if getattr(item, name) is not None
+        else getattr(TriggerItem, name).remove()
+        for name in _TRIGGER_CONFIG
+    ]
+    try:
+        TriggerItem(trigger.id).update(actions, condition=TriggerItem.id.exists())
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            raise TriggerGone(trigger.id) from exc
+        raise
+
+
+_TRIGGER_CONFIG = (
+    "label", "enabled", "cronExpression", "timezone", "nextRunAt", "dueShard", "secret",
+    "signingMode", "replayWindowSec", "lastRotatedAt", "updatedAt",
+)
+
+
+class TriggerGone(Exception):
+    """The trigger was deleted meanwhile."""
+
+
+def delete_trigger(trigger: Trigger) -> None:
+    tx = Tx()
+    tx.delete("trigger", TriggerItem(trigger.id))
+    if trigger.public_id:
+        tx.delete("public", ClaimItem(f"public#{trigger.public_id}"))
+    tx.commit()
+
+
+def set_due(trigger: Trigger, routine_status: RoutineStatus) -> None:
+    """Puts the trigger in or out of the `due` index to match its routine's status."""
+    item = TriggerItem(trigger.id)
+    if is_due_candidate(trigger, routine_status):
+        action = TriggerItem.dueShard.set(due_shard(trigger.id))
+        actions = [action, TriggerItem.nextRunAt.set(trigger.next_run_at)]
+    else:
+        actions = [TriggerItem.dueShard.remove()]
+    try:
+        item.update(actions, condition=TriggerItem.id.exists())
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+
+
+def _trigger_item(trigger: Trigger, routine_status: RoutineStatus) -> TriggerItem:
+    shard = due_shard(trigger.id) if is_due_candidate(trigger, routine_status) else None
+    return TriggerItem(
+        trigger.id, routineId=trigger.routine_id, companyId=trigger.company_id, kind=str(trigger.kind),
+        label=trigger.label, enabled=trigger.enabled, cronExpression=trigger.cron_expression,
+        timezone=trigger.timezone, nextRunAt=trigger.next_run_at, dueShard=shard,
+        lastFiredAt=trigger.last_fired_at, lastResult=trigger.last_result, publicId=trigger.public_id,
+        secret=trigger.secret, signingMode=trigger.signing_mode, replayWindowSec=trigger.replay_window_sec,
+        lastRotatedAt=trigger.last_rotated_at, createdAt=trigger.created_at, updatedAt=trigger.updated_at,
+    )
+
+
+def _trigger(item: TriggerItem) -> Trigger:
+    return Trigger(
+        id=item.id,
+        routine_id=item.routineId,
+        company_id=item.companyId,
+        kind=TriggerKind(item.kind),
+        label=item.label,
+        enabled=bool(item.enabled),
+        created_at=item.createdAt,
+        updated_at=item.updatedAt,
+        cron_expression=item.cronExpression,
+        timezone=item.timezone,
+        next_run_at=item.nextRunAt,
+        last_fired_at=item.lastFiredAt,
+        last_result=item.lastResult,
+        public_id=item.publicId,
+        secret=item.secret,
+        signing_mode=item.signingMode,
+        replay_window_sec=int(item.replayWindowSec) if item.replayWindowSec is not None else None,
+        last_rotated_at=item.lastRotatedAt,
+    )
+
+
+def advance_trigger(trigger_id: str, read_next_run_at: str, next_run_at: str | None) -> bool:
+    """Moves `nextRunAt` on if it still holds the value read; False when someone else moved it."""
+    actions = [TriggerItem.nextRunAt.set(next_run_at)] if next_run_at else [
+        TriggerItem.nextRunAt.remove(), TriggerItem.dueShard.remove()
+    ]
+    try:
+        TriggerItem(trigger_id).update(actions, condition=TriggerItem.nextRunAt == read_next_run_at)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+

@@ -1,0 +1,284 @@
+"""Runs, execution issues and claims: the dispatch and close transactions."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from chalicelib.domain.models import (
+    ASSIGNABLE_AGENT_STATUSES,
+    Issue,
+    IssueStatus,
+    OpenIssue,
+    Priority,
+    Routine,
+    Run,
+    RunSource,
+    RunStatus,
+)
+from chalicelib.store.tables import ClaimItem, DirectoryItem, IssueItem, RoutineItem, RunItem, TriggerItem
+from chalicelib.store.tx import Tx, TxCancelled
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A uniqueness guard written with the run it admits: `slot#…`, `idem#…`, `replay#…`, `drop#…`."""
+
+    key: str
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class TriggerTouch:
+    """What a firing records on its trigger."""
+
+    trigger_id: str
+    fired_at: str
+    result: str
+
+
+class ClaimTaken(Exception):
+    """A claim of this firing already exists: the firing happened before."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(claim.key)
+        self.claim = claim
+
+
+class RoutineMoved(Exception):
+    """The routine changed since it was read (config, or its open issues): decide again."""
+
+
+class AssigneeUnavailable(Exception):
+    """The assignee is no longer assignable (terminated, pending approval or gone)."""
+
+
+class TriggerUnavailable(Exception):
+    """The trigger was disabled or deleted since it was read."""
+
+
+def write_issue_run(
+    routine: Routine,
+    run: Run,
+    issue: Issue,
+    claims: tuple[Claim, ...],
+    touch: TriggerTouch | None,
+    exclusive: bool,
+) -> None:
+    """Creates the execution issue and its run, adding the issue to the routine's open set.
+
+    With `exclusive`, the routine must have no open execution issue (the concurrency policy).
+    """
+    entry = OpenIssue(issue.id, run.id).encode()
+    condition = RoutineItem.version == routine.version
+    if exclusive:
+        condition &= RoutineItem.openIssues.does_not_exist()
+    tx = Tx()
+    tx.update("routine", RoutineItem(routine.id), [
+        RoutineItem.openIssues.add({entry}),
+        RoutineItem.lastTriggeredAt.set(run.triggered_at),
+        RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+    ], condition)
+    tx.put("issue", _issue_item(issue), IssueItem.id.does_not_exist())
+    tx.check("assignee", DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),
+             DirectoryItem.status.is_in(*ASSIGNABLE_AGENT_STATUSES))
+    _commit_run(tx, run, claims, touch)
+
+
+def write_linked_run(
+    routine: Routine, run: Run, into: OpenIssue, claims: tuple[Claim, ...], touch: TriggerTouch | None
+) -> None:
+    """Writes a coalesced or skipped run, if `into` is still one of the routine's open issues."""
+    condition = (RoutineItem.version == routine.version) & RoutineItem.openIssues.contains(into.encode())
+    tx = Tx()
+    tx.update("routine", RoutineItem(routine.id), [
+        RoutineItem.lastTriggeredAt.set(run.triggered_at),
+        RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+    ], condition)
+    _commit_run(tx, run, claims, touch)
+
+
+def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
+    """Writes a run that created nothing (failed, or a record of dropped slots)."""
+    _commit_run(Tx(), run, claims, touch)
+
+
+def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
+    tx.put("run", _run_item(run), RunItem.id.does_not_exist())
+    for claim in claims:
+        item = ClaimItem(claim.key, runId=run.id, routineId=run.routine_id, expiresAt=claim.expires_at)
+        tx.put(claim.key, item, ClaimItem.key.does_not_exist())
+    if touch:
+        actions = [TriggerItem.lastFiredAt.set(touch.fired_at), TriggerItem.lastResult.set(touch.result)]
+        tx.update("trigger", TriggerItem(touch.trigger_id), actions,
+                  TriggerItem.id.exists() & (TriggerItem.enabled == True))  # noqa: E712
+    try:
+        tx.commit()
+    except TxCancelled as exc:
+        _raise_for(exc.failed, claims)
+
+
+def _raise_for(failed: set[str], claims: tuple[Claim, ...]) -> None:
+    for claim in claims:
+        if claim.key in failed:
+            raise ClaimTaken(claim)
+    if "routine" in failed:
+        raise RoutineMoved()
+    if "assignee" in failed:
+        raise AssigneeUnavailable()
+    if "trigger" in failed:
+        raise TriggerUnavailable()
+    raise RuntimeError(f"dispatch cancelled by {sorted(failed)}")
+
+
+def run_id_of_claim(key: str) -> str | None:
+    try:
+        return ClaimItem.get(key, consistent_read=True).runId
+    except ClaimItem.DoesNotExist:
+        return None
+
+
+def get_run(routine_id: str, run_id: str) -> Run | None:
+    try:
+        return _run(RunItem.get(routine_id, run_id, consistent_read=True))
+    except RunItem.DoesNotExist:
+        return None
+
+
+def list_runs(routine_id: str, limit: int) -> list[Run]:
+    items = RunItem.query(routine_id, scan_index_forward=False, limit=limit)
+    return [_run(item) for item in items]
+
+
+def _run_item(run: Run) -> RunItem:
+    return RunItem(
+        run.routine_id, run.id, companyId=run.company_id, triggerId=run.trigger_id, source=str(run.source),
+        status=str(run.status), triggeredAt=run.triggered_at, scheduledFor=run.scheduled_for,
+        idempotencyKey=run.idempotency_key, triggerPayload=run.trigger_payload,
+        linkedIssueId=run.linked_issue_id, coalescedIntoRunId=run.coalesced_into_run_id,
+        failureReason=run.failure_reason, completedAt=run.completed_at, droppedSlots=run.dropped_slots,
+        createdAt=run.created_at, updatedAt=run.updated_at,
+    )
+
+
+def _run(item: RunItem) -> Run:
+    return Run(
+        id=item.id,
+        routine_id=item.routineId,
+        company_id=item.companyId,
+        source=RunSource(item.source),
+        status=RunStatus(item.status),
+        triggered_at=item.triggeredAt,
+        created_at=item.createdAt,
+        updated_at=item.updatedAt,
+        trigger_id=item.triggerId,
+        scheduled_for=item.scheduledFor,
+        idempotency_key=item.idempotencyKey,
+        trigger_payload=item.triggerPayload,
+        linked_issue_id=item.linkedIssueId,
+        coalesced_into_run_id=item.coalescedIntoRunId,
+        failure_reason=item.failureReason,
+        completed_at=item.completedAt,
+        dropped_slots=item.droppedSlots,
+    )
+
+
+def get_issue(issue_id: str) -> Issue | None:
+    try:
+        return _issue(IssueItem.get(issue_id, consistent_read=True))
+    except IssueItem.DoesNotExist:
+        return None
+
+
+def list_issues(
+    company_id: str, assignee_agent_id: str | None, status: str | None, origin_id: str | None
+) -> list[Issue]:
+    conditions: list[Condition] = []
+    if status:
+        conditions.append(IssueItem.status == status)
+    if origin_id:
+        conditions.append(IssueItem.originId == origin_id)
+    if assignee_agent_id:
+        index, key = IssueItem.byAssignee, assignee_agent_id
+        conditions.append(IssueItem.companyId == company_id)
+    else:
+        index, key = IssueItem.byCompany, company_id  # type: ignore[assignment]
+    condition = None
+    for part in conditions:
+        condition = part if condition is None else condition & part
+    return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
+
+
+def update_issue(issue: Issue, changes: dict[str, Any], read: Issue) -> None:
+    """Writes an issue's fields; a change of status between open and closed moves its routine and run too.
+
+    Every write is conditioned on the status read, so two racing closes cannot both move the run.
+    """
+    tx = Tx()
+    actions: list[Action] = [
+        getattr(IssueItem, name).set(value) if value is not None else getattr(IssueItem, name).remove()
+        for name, value in changes.items()
+    ]
+    tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
+    opened, closed = issue.status.is_open, read.status.is_open
+    if opened != closed and issue.origin_id and issue.origin_run_id:
+        _move_open_set(tx, issue, read_open=closed)
+    try:
+        tx.commit()
+    except TxCancelled as exc:
+        raise RoutineMoved() from exc
+
+
+def _move_open_set(tx: Tx, issue: Issue, read_open: bool) -> None:
+    assert issue.origin_id and issue.origin_run_id
+    entry = {OpenIssue(issue.id, issue.origin_run_id).encode()}
+    if read_open:
+        tx.update("routine", RoutineItem(issue.origin_id), [RoutineItem.openIssues.delete(entry)],
+                  RoutineItem.id.exists())
+        if issue.status == IssueStatus.done:
+            run_actions = [RunItem.status.set(str(RunStatus.completed)), RunItem.failureReason.remove()]
+        else:
+            run_actions = [RunItem.status.set(str(RunStatus.failed)),
+                           RunItem.failureReason.set(f"Execution issue moved to {issue.status}")]
+        run_actions += [RunItem.completedAt.set(issue.updated_at)]
+    else:
+        tx.update("routine", RoutineItem(issue.origin_id), [RoutineItem.openIssues.add(entry)],
+                  RoutineItem.id.exists())
+        run_actions = [RunItem.status.set(str(RunStatus.issue_created)), RunItem.completedAt.remove(),
+                       RunItem.failureReason.remove()]
+    run_actions.append(RunItem.updatedAt.set(issue.updated_at))
+    tx.update("run", RunItem(issue.origin_id, issue.origin_run_id), run_actions, RunItem.id.exists())
+
+
+def _issue_item(issue: Issue) -> IssueItem:
+    return IssueItem(
+        issue.id, companyId=issue.company_id, identifier=issue.identifier, title=issue.title,
+        description=issue.description, status=str(issue.status), priority=str(issue.priority),
+        assigneeAgentId=issue.assignee_agent_id, projectId=issue.project_id, goalId=issue.goal_id,
+        parentId=issue.parent_id, originKind=issue.origin_kind, originId=issue.origin_id,
+        originRunId=issue.origin_run_id, createdByAgentId=issue.created_by_agent_id,
+        createdAt=issue.created_at, updatedAt=issue.updated_at,
+    )
+
+
+def _issue(item: IssueItem) -> Issue:
+    return Issue(
+        id=item.id,
+        company_id=item.companyId,
+        identifier=item.identifier,
+        title=item.title,
+        description=item.description,
+        status=IssueStatus(item.status),
+        priority=Priority(item.priority),
+        assignee_agent_id=item.assigneeAgentId,
+        project_id=item.projectId,
+        goal_id=item.goalId,
+        parent_id=item.parentId,
+        created_at=item.createdAt,
+        updated_at=item.updatedAt,
+        origin_kind=item.originKind,
+        origin_id=item.originId,
+        origin_run_id=item.originRunId,
+        created_by_agent_id=item.createdByAgentId,
+    )
