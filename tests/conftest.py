@@ -16,9 +16,9 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
 )
 
-from chalicelib.local.schema import create_tables  # noqa: E402
-from chalicelib.local.server import ApiServer  # noqa: E402
-from tests.support import World, build_world  # noqa: E402
+from chalicelib.local.schema import create_tables
+from chalicelib.local.server import ApiServer
+from tests.support import World, build_world
 
 create_tables()
 

@@ -23,9 +23,13 @@ class Client:
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         return {**headers, **(extra or {})}
 
-    def request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, json: Any = None, **kwargs: Any
+    ) -> requests.Response:
         headers = self._headers(kwargs.pop("headers", None))
-        return SESSION.request(method, self.base + path, json=json, headers=headers, timeout=30, **kwargs)
+        return SESSION.request(
+            method, self.base + path, json=json, headers=headers, timeout=30, **kwargs
+        )
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
@@ -56,8 +60,15 @@ class World:
 
     def routine(self, client: Client | None = None, **fields: Any) -> dict[str, Any]:
         """Creates a routine (assigned to Alpha unless told otherwise) and returns its JSON."""
-        body = {"title": "Daily digest", "assigneeAgentId": self.alpha_id, "projectId": self.project_id, **fields}
-        response = (client or self.board).post(f"/companies/{self.company_id}/routines", body)
+        body = {
+            "title": "Daily digest",
+            "assigneeAgentId": self.alpha_id,
+            "projectId": self.project_id,
+            **fields,
+        }
+        response = (client or self.board).post(
+            f"/companies/{self.company_id}/routines", body
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
@@ -74,8 +85,22 @@ def build_world(base: str, name: str = "Acme") -> World:
     alpha = directory.create_agent(company, "Alpha", None, now, runtime.new_id)
     bravo = directory.create_agent(company, "Bravo", None, now, runtime.new_id)
     board = directory.create_board_key(frozenset({company.id}), "test", now)
-    keys = [auth.issue_key(Principal("", agent_id=a.id, company_id=company.id), None, "2026-01-01T00:00:00.000Z") for a in (alpha, bravo)]
+    keys = [
+        auth.issue_key(
+            Principal("", agent_id=a.id, company_id=company.id),
+            None,
+            "2026-01-01T00:00:00.000Z",
+        )
+        for a in (alpha, bravo)
+    ]
     return World(
-        base, company.id, project.id, alpha.id, bravo.id, Client(base, board), Client(base, keys[0]),
-        Client(base, keys[1]), Client(base, None),
+        base,
+        company.id,
+        project.id,
+        alpha.id,
+        bravo.id,
+        Client(base, board),
+        Client(base, keys[0]),
+        Client(base, keys[1]),
+        Client(base, None),
     )

@@ -49,13 +49,19 @@ class Call:
         """The JSON body validated by a pydantic model; 400 with details when it does not fit."""
         raw = self.request.raw_body or b""
         if len(raw) > MAX_API_BODY_BYTES:
-            raise errors.PayloadTooLarge(f"Request body is over {MAX_API_BODY_BYTES} bytes")
+            raise errors.PayloadTooLarge(
+                f"Request body is over {MAX_API_BODY_BYTES} bytes"
+            )
         try:
             data = json.loads(raw) if raw.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise errors.BadRequest("Request body is not valid JSON") from exc
         try:
-            return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
+            return (
+                model.validate_python(data)
+                if isinstance(model, TypeAdapter)
+                else model.model_validate(data)
+            )
         except ValidationError as exc:
             raise errors.BadRequest("Validation error", _details(exc)) from exc
 
@@ -77,7 +83,11 @@ class Call:
 
 def _details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"path": ".".join(str(part) for part in error["loc"]), "message": error["msg"], "code": error["type"]}
+        {
+            "path": ".".join(str(part) for part in error["loc"]),
+            "message": error["msg"],
+            "code": error["type"],
+        }
         for error in exc.errors(include_url=False, include_input=False)
     ]
 
@@ -98,14 +108,18 @@ def route(
             request = bp.current_request
             return respond(lambda: view(_call(request, public), **params), status)
 
-        bp.route(path, methods=list(methods), content_types=content_types or JSON_TYPES)(handler)
+        bp.route(
+            path, methods=list(methods), content_types=content_types or JSON_TYPES
+        )(handler)
         return view
 
     return register
 
 
 def _call(request: Request, public: bool) -> Call:
-    principal = Principal("") if public else authenticate(request.headers.get("authorization"))
+    principal = (
+        Principal("") if public else authenticate(request.headers.get("authorization"))
+    )
     return Call(request, principal, runtime.now())
 
 

@@ -12,8 +12,15 @@ from chalicelib.services import issues, webhooks
 bp = Blueprint(__name__)
 # Every type reaches the view, so authentication answers before the content type is judged (415).
 WEBHOOK_CONTENT_TYPES = [
-    "application/json", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded",
-    "multipart/form-data", "application/xml", "text/xml", "text/html", "application/cloudevents+json",
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/xml",
+    "text/xml",
+    "text/html",
+    "application/cloudevents+json",
 ]
 
 
@@ -24,7 +31,10 @@ def list_issues(call: Call, companyId: str) -> list[dict[str, Any]]:
         "status": call.query("status"),
         "origin_id": call.query("originId"),
     }
-    return [render.issue(issue) for issue in issues.list_issues(call.principal, companyId, filters)]
+    return [
+        render.issue(issue)
+        for issue in issues.list_issues(call.principal, companyId, filters)
+    ]
 
 
 @route(bp, "/issues/{issueId}")
@@ -39,10 +49,16 @@ def update_issue(call: Call, issueId: str) -> dict[str, Any]:
 
 
 @route(
-    bp, "/routine-triggers/public/{publicId}/fire", methods=("POST",), status=202, public=True,
+    bp,
+    "/routine-triggers/public/{publicId}/fire",
+    methods=("POST",),
+    status=202,
+    public=True,
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def fire_webhook(call: Call, publicId: str) -> dict[str, Any]:
     body = call.request.raw_body or b""
-    run = webhooks.fire_webhook(publicId, dict(call.request.headers), body, call.now, runtime.new_id)
+    run = webhooks.fire_webhook(
+        publicId, dict(call.request.headers), body, call.now, runtime.new_id
+    )
     return render.run(run)

@@ -13,7 +13,11 @@ Json = dict[str, Any]
 
 
 def camel(value: Any, drop: tuple[str, ...] = ()) -> Json:
-    return {to_camel(f.name): getattr(value, f.name) for f in fields(value) if f.name not in drop}
+    return {
+        to_camel(f.name): getattr(value, f.name)
+        for f in fields(value)
+        if f.name not in drop
+    }
 
 
 def routine(value: Routine) -> Json:
@@ -28,7 +32,17 @@ def trigger(value: Trigger, base_url: str) -> Json:
 
 
 def trigger_summary(value: Trigger) -> Json:
-    keys = ("id", "kind", "label", "enabled", "cronExpression", "timezone", "nextRunAt", "lastFiredAt", "lastResult")
+    keys = (
+        "id",
+        "kind",
+        "label",
+        "enabled",
+        "cronExpression",
+        "timezone",
+        "nextRunAt",
+        "lastFiredAt",
+        "lastResult",
+    )
     return {key: item for key, item in camel(value).items() if key in keys}
 
 

@@ -16,7 +16,11 @@ RUNS_DEFAULT, RUNS_MAX = 50, 200
 @route(bp, "/companies/{companyId}/routines", methods=("POST",), status=201)
 def create_routine(call: Call, companyId: str) -> dict[str, Any]:
     fields = call.body(schemas.CreateRoutine).fields()
-    return render.routine(routines.create_routine(call.principal, companyId, fields, call.now, runtime.new_id))
+    return render.routine(
+        routines.create_routine(
+            call.principal, companyId, fields, call.now, runtime.new_id
+        )
+    )
 
 
 @route(bp, "/companies/{companyId}/routines")
@@ -33,7 +37,9 @@ def get_routine(call: Call, routineId: str) -> dict[str, Any]:
 @route(bp, "/routines/{routineId}", methods=("PATCH",))
 def update_routine(call: Call, routineId: str) -> dict[str, Any]:
     fields = call.body(schemas.UpdateRoutine).fields()
-    return render.routine(routines.update_routine(call.principal, routineId, fields, call.now))
+    return render.routine(
+        routines.update_routine(call.principal, routineId, fields, call.now)
+    )
 
 
 @route(bp, "/routines/{routineId}/runs")
@@ -54,23 +60,33 @@ def _limit(text: str | None) -> int:
 def run_routine(call: Call, routineId: str) -> dict[str, Any]:
     fields = call.body(schemas.RunRoutine).fields()
     routine = routines.load_routine(routineId)
-    return render.run(runs.run_routine(call.principal, routine, fields, call.now, runtime.new_id))
+    return render.run(
+        runs.run_routine(call.principal, routine, fields, call.now, runtime.new_id)
+    )
 
 
 @route(bp, "/routines/{routineId}/triggers", methods=("POST",), status=201)
 def create_trigger(call: Call, routineId: str) -> dict[str, Any]:
-    fields = call.body(schemas.CreateTrigger).fields()  # a discriminated union by `kind`
+    fields = call.body(
+        schemas.CreateTrigger
+    ).fields()  # a discriminated union by `kind`
     routine = routines.load_routine(routineId)
     trigger, material = triggers.create_trigger(
         call.principal, routine, fields, call.base_url, call.now, runtime.new_id
     )
-    return {"trigger": render.trigger(trigger, call.base_url), "secretMaterial": render.secret_material(material)}
+    return {
+        "trigger": render.trigger(trigger, call.base_url),
+        "secretMaterial": render.secret_material(material),
+    }
 
 
 @route(bp, "/routine-triggers/{triggerId}", methods=("PATCH",))
 def update_trigger(call: Call, triggerId: str) -> dict[str, Any]:
     fields = call.body(schemas.UpdateTrigger).fields()
-    return render.trigger(triggers.update_trigger(call.principal, triggerId, fields, call.now), call.base_url)
+    return render.trigger(
+        triggers.update_trigger(call.principal, triggerId, fields, call.now),
+        call.base_url,
+    )
 
 
 @route(bp, "/routine-triggers/{triggerId}", methods=("DELETE",), status=204)
@@ -80,5 +96,10 @@ def delete_trigger(call: Call, triggerId: str) -> None:
 
 @route(bp, "/routine-triggers/{triggerId}/rotate-secret", methods=("POST",))
 def rotate_secret(call: Call, triggerId: str) -> dict[str, Any]:
-    trigger, material = triggers.rotate_secret(call.principal, triggerId, call.base_url, call.now)
-    return {"trigger": render.trigger(trigger, call.base_url), "secretMaterial": render.secret_material(material)}
+    trigger, material = triggers.rotate_secret(
+        call.principal, triggerId, call.base_url, call.now
+    )
+    return {
+        "trigger": render.trigger(trigger, call.base_url),
+        "secretMaterial": render.secret_material(material),
+    }

@@ -2,20 +2,40 @@
 
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from chalicelib.domain.models import AgentStatus, ConcurrencyPolicy, IssueStatus, Priority, RoutineStatus
+from chalicelib.domain.models import (
+    AgentStatus,
+    ConcurrencyPolicy,
+    IssueStatus,
+    Priority,
+    RoutineStatus,
+)
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.signing import SigningMode
 
 Uuid = Annotated[
     str,
-    StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+    StringConstraints(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ),
     AfterValidator(str.lower),
 ]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True)]
@@ -24,7 +44,9 @@ ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True)]
 class Body(BaseModel):
     """camelCase on the wire, unknown keys rejected."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid"
+    )
 
     _not_null: ClassVar[tuple[str, ...]] = ()
 
@@ -75,8 +97,12 @@ class _TriggerBase(Body):
 
 class CreateScheduleTrigger(_TriggerBase):
     kind: Literal["schedule"]
-    cron_expression: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
+    cron_expression: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    timezone: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=64)
+    ] = "UTC"
 
 
 class CreateWebhookTrigger(_TriggerBase):
@@ -90,15 +116,22 @@ class CreateApiTrigger(_TriggerBase):
 
 
 CreateTrigger = TypeAdapter(
-    Annotated[CreateScheduleTrigger | CreateWebhookTrigger | CreateApiTrigger, Field(discriminator="kind")]
+    Annotated[
+        CreateScheduleTrigger | CreateWebhookTrigger | CreateApiTrigger,
+        Field(discriminator="kind"),
+    ]
 )
 
 
 class UpdateTrigger(Body):
     label: Label | None = None
     enabled: bool | None = None
-    cron_expression: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    cron_expression: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+    ) = None
+    timezone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
+    ) = None
     signing_mode: SigningMode | None = None
     replay_window_sec: ReplayWindow | None = None
 
@@ -107,14 +140,19 @@ class RunRoutine(Body):
     source: Literal["manual", "api"] = "manual"
     trigger_id: Uuid | None = None
     payload: dict[str, Any] | None = None
-    idempotency_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = (
-        None
-    )
+    idempotency_key: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+        ]
+        | None
+    ) = None
 
 
 class CreateCompany(Body):
     name: Name
-    issue_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None = None
+    issue_prefix: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None
+    ) = None
 
 
 class CreateAgent(Body):

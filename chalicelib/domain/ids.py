@@ -1,12 +1,11 @@
 """UUIDv7 identifiers: standard UUID text whose order is creation order."""
 
-
 import os
-from collections.abc import Callable
 import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -22,7 +21,9 @@ class Uuid7Factory:
         with self._lock:
             # 48-bit milliseconds then 74 random bits; bumping the previous value keeps the
             # order strict when the clock stalls or two ids share a millisecond.
-            candidate = (time.time_ns() // 1_000_000) << 74 | int.from_bytes(os.urandom(10)) >> 6
+            candidate = (time.time_ns() // 1_000_000) << 74 | int.from_bytes(
+                os.urandom(10)
+            ) >> 6
             value = max(candidate, self._last + 1)
             self._last = value
         return str(_with_version_bits(value))

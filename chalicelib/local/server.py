@@ -16,10 +16,12 @@ class ApiServer:
     def __init__(self, host: str, port: int, stage: str = "dev") -> None:
         factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=stage)
-        from app import app  # noqa: PLC0415 - the app imports the table models: settings must be final first
+        from app import app
 
         self.server: LocalDevServer = create_local_server(app, config, host, port)
-        self.thread = threading.Thread(target=self.server.server.serve_forever, name="api", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.server.serve_forever, name="api", daemon=True
+        )
 
     def start(self) -> "ApiServer":
         self.thread.start()

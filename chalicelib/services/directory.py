@@ -5,7 +5,14 @@ from datetime import datetime
 
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
-from chalicelib.domain.models import Agent, AgentStatus, Company, Goal, Principal, Project
+from chalicelib.domain.models import (
+    Agent,
+    AgentStatus,
+    Company,
+    Goal,
+    Principal,
+    Project,
+)
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import issue_key, require_board, require_company
 from chalicelib.store import directory
@@ -17,12 +24,20 @@ def default_issue_prefix(name: str) -> str:
 
 
 def create_company(
-    principal: Principal | None, name: str, issue_prefix: str | None, now: datetime, new_id: IdFactory
+    principal: Principal | None,
+    name: str,
+    issue_prefix: str | None,
+    now: datetime,
+    new_id: IdFactory,
 ) -> Company:
     """Creates a company; over the API only an all-companies board key may (the CLI passes no principal)."""
-    if principal is not None and (principal.is_agent or principal.company_ids is not None):
+    if principal is not None and (
+        principal.is_agent or principal.company_ids is not None
+    ):
         raise Forbidden("Only an all-companies board key can create companies")
-    company = Company(new_id(), name, issue_prefix or default_issue_prefix(name), to_iso(now))
+    company = Company(
+        new_id(), name, issue_prefix or default_issue_prefix(name), to_iso(now)
+    )
     directory.put_company(company)
     return company
 
@@ -43,7 +58,9 @@ def list_companies(principal: Principal) -> list[Company]:
     return directory.list_companies(principal.company_ids)
 
 
-def create_agent(company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory) -> Agent:
+def create_agent(
+    company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory
+) -> Agent:
     stamp = to_iso(now)
     agent = Agent(new_id(), company.id, name, AgentStatus.active, role, stamp, stamp)
     directory.put_agent(agent)
@@ -58,35 +75,55 @@ def find_agent(agent_id: str) -> Agent:
     return agent
 
 
-def set_agent_status(principal: Principal, agent_id: str, status: AgentStatus, now: datetime) -> Agent:
+def set_agent_status(
+    principal: Principal, agent_id: str, status: AgentStatus, now: datetime
+) -> Agent:
     require_board(principal)
     agent = find_agent(agent_id)
     require_company(principal, agent.company_id)
     return directory.set_agent_status(agent, status, to_iso(now))
 
 
-def create_agent_key(principal: Principal, agent_id: str, label: str | None, now: datetime) -> tuple[Agent, str]:
+def create_agent_key(
+    principal: Principal, agent_id: str, label: str | None, now: datetime
+) -> tuple[Agent, str]:
     require_board(principal)
     agent = find_agent(agent_id)
     require_company(principal, agent.company_id)
-    key = issue_key(Principal("", agent_id=agent.id, company_id=agent.company_id), label, to_iso(now))
+    key = issue_key(
+        Principal("", agent_id=agent.id, company_id=agent.company_id),
+        label,
+        to_iso(now),
+    )
     return agent, key
 
 
-def create_board_key(company_ids: frozenset[str] | None, label: str | None, now: datetime) -> str:
+def create_board_key(
+    company_ids: frozenset[str] | None, label: str | None, now: datetime
+) -> str:
     """A key for operators: the given companies, or all of them."""
     return issue_key(Principal("", company_ids=company_ids), label, to_iso(now))
 
 
 def create_project(
-    company: Company, name: str, description: str | None, now: datetime, new_id: IdFactory
+    company: Company,
+    name: str,
+    description: str | None,
+    now: datetime,
+    new_id: IdFactory,
 ) -> Project:
     project = Project(new_id(), company.id, name, description, None, to_iso(now))
     directory.put_project(project)
     return project
 
 
-def create_goal(company: Company, title: str, description: str | None, now: datetime, new_id: IdFactory) -> Goal:
+def create_goal(
+    company: Company,
+    title: str,
+    description: str | None,
+    now: datetime,
+    new_id: IdFactory,
+) -> Goal:
     goal = Goal(new_id(), company.id, title, description, to_iso(now))
     directory.put_goal(goal)
     return goal

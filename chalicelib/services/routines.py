@@ -44,7 +44,11 @@ def load_routine(routine_id: str) -> Routine:
 
 
 def create_routine(
-    principal: Principal, company_id: str, fields: dict[str, Any], now: datetime, new_id: IdFactory
+    principal: Principal,
+    company_id: str,
+    fields: dict[str, Any],
+    now: datetime,
+    new_id: IdFactory,
 ) -> Routine:
     """Creates a routine; `active` without an assignee is stored as a paused draft."""
     require_company(principal, company_id)
@@ -62,7 +66,8 @@ def create_routine(
         parent_issue_id=fields.get("parent_issue_id"),
         priority=fields.get("priority") or Priority.medium,
         status=fields.get("status") or RoutineStatus.active,
-        concurrency_policy=fields.get("concurrency_policy") or ConcurrencyPolicy.coalesce_if_active,
+        concurrency_policy=fields.get("concurrency_policy")
+        or ConcurrencyPolicy.coalesce_if_active,
         catch_up_policy=fields.get("catch_up_policy") or CatchUpPolicy.skip_missed,
         created_at=stamp,
         updated_at=stamp,
@@ -76,13 +81,24 @@ def create_routine(
     return routine
 
 
-def update_routine(principal: Principal, routine_id: str, fields: dict[str, Any], now: datetime) -> Routine:
+def update_routine(
+    principal: Principal, routine_id: str, fields: dict[str, Any], now: datetime
+) -> Routine:
     """Applies a partial change; archived is terminal, and `active` needs an assignee."""
     routine = load_routine(routine_id)
     require_manage(principal, routine)
-    if principal.is_agent and "assignee_agent_id" in fields and fields["assignee_agent_id"] != principal.agent_id:
+    if (
+        principal.is_agent
+        and "assignee_agent_id" in fields
+        and fields["assignee_agent_id"] != principal.agent_id
+    ):
         raise Forbidden("Agents can only assign routines to themselves")
-    changed = replace(routine, **fields, updated_at=to_iso(now), updated_by_agent_id=principal.agent_id)
+    changed = replace(
+        routine,
+        **fields,
+        updated_at=to_iso(now),
+        updated_by_agent_id=principal.agent_id,
+    )
     changed = _settle_status(routine, changed, explicit="status" in fields)
     check_references(changed, fields)
     activating = changed.status == RoutineStatus.active != routine.status
@@ -98,7 +114,10 @@ def update_routine(principal: Principal, routine_id: str, fields: dict[str, Any]
 
 
 def _settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:
-    if before.status == RoutineStatus.archived and after.status != RoutineStatus.archived:
+    if (
+        before.status == RoutineStatus.archived
+        and after.status != RoutineStatus.archived
+    ):
         raise Conflict("Archived routines cannot be reactivated")
     if after.status == RoutineStatus.active and after.assignee_agent_id is None:
         if explicit:
@@ -119,7 +138,9 @@ def check_references(routine: Routine, fields: dict[str, Any]) -> None:
     """Project, goal, parent issue and assignee named in `fields` must exist in the routine's company."""
     company_id = routine.company_id
     if fields.get("project_id"):
-        _check_directory_ref(company_id, fields["project_id"], directory.get_project, "Project")
+        _check_directory_ref(
+            company_id, fields["project_id"], directory.get_project, "Project"
+        )
     if fields.get("goal_id"):
         _check_directory_ref(company_id, fields["goal_id"], directory.get_goal, "Goal")
     if fields.get("parent_issue_id"):
@@ -142,7 +163,9 @@ def _check_directory_ref(company_id: str, entity_id: str, get: Any, noun: str) -
 
 def check_assignable(company_id: str, agent_id: str) -> None:
     agent = directory.get_agent(company_id, agent_id)
-    problem = assignee_problem(agent, company_id, None if agent else directory.owner_of(agent_id))
+    problem = assignee_problem(
+        agent, company_id, None if agent else directory.owner_of(agent_id)
+    )
     if problem:
         raise problem
 
@@ -156,10 +179,17 @@ def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
 def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
     newest = routine.newest_open_issue
     active = runs.get_issue(newest.issue_id) if newest else None
-    return RoutineDetail(routine, routines.list_triggers(routine.id), runs.list_runs(routine.id, run_limit), active)
+    return RoutineDetail(
+        routine,
+        routines.list_triggers(routine.id),
+        runs.list_runs(routine.id, run_limit),
+        active,
+    )
 
 
-def list_routines(principal: Principal, company_id: str, project_id: str | None) -> list[RoutineDetail]:
+def list_routines(
+    principal: Principal, company_id: str, project_id: str | None
+) -> list[RoutineDetail]:
     """The company's routines, newest change first, each with its triggers, last run and active issue."""
     require_company(principal, company_id)
     found = routines.list_routines(company_id, project_id)

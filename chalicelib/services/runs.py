@@ -26,7 +26,7 @@ from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_manage
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import directory, routines, runs
-from chalicelib.store.runs import Claim, TriggerTouch
+from chalicelib.store.runs import Advance, Claim, TriggerTouch
 
 _ATTEMPTS = 10
 SLOT_CLAIM_TTL_SEC = 7 * 86400
@@ -34,6 +34,10 @@ SLOT_CLAIM_TTL_SEC = 7 * 86400
 
 class DeliveryReplayed(Conflict):
     """An exact replay of an accepted signed delivery."""
+
+
+class TriggerNotActive(Conflict):
+    """The routine is paused or archived, or the trigger disabled, for a firing that needs them active."""
 
 
 def start_run(
@@ -48,25 +52,38 @@ def start_run(
     idempotency_key: str | None = None,
     scheduled_for: str | None = None,
     created_by_agent_id: str | None = None,
+    advance: Advance | None = None,
 ) -> Run:
     """Fires the routine once: one transaction applies the concurrency policy and writes the claims.
 
     When a claim shows the firing already happened, returns that earlier run instead
-    (or raises `DeliveryReplayed` for a replayed webhook signature).
+    (or raises `DeliveryReplayed` for a replayed webhook signature). `advance` moves a schedule
+    trigger on in the same transaction.
     """
     for _ in range(_ATTEMPTS):
         _check_can_fire(routine, source, trigger)
         run = Run(
-            id=new_id(), routine_id=routine.id, company_id=routine.company_id, source=source,
-            status=decide_overlap(routine.concurrency_policy, routine.newest_open_issue),
-            triggered_at=to_iso(now), created_at=to_iso(now), updated_at=to_iso(now),
-            trigger_id=trigger.id if trigger else None, scheduled_for=scheduled_for,
-            idempotency_key=idempotency_key, trigger_payload=payload,
+            id=new_id(),
+            routine_id=routine.id,
+            company_id=routine.company_id,
+            source=source,
+            status=decide_overlap(
+                routine.concurrency_policy, routine.newest_open_issue
+            ),
+            triggered_at=to_iso(now),
+            created_at=to_iso(now),
+            updated_at=to_iso(now),
+            trigger_id=trigger.id if trigger else None,
+            scheduled_for=scheduled_for,
+            idempotency_key=idempotency_key,
+            trigger_payload=payload,
         )
         try:
-            return _write(routine, run, trigger, claims, new_id, created_by_agent_id)
+            return _write(
+                routine, run, trigger, advance, claims, new_id, created_by_agent_id
+            )
         except runs.ClaimTaken as exc:
-            return _earlier_run(routine, exc.claim)
+            return _earlier_run(routine, exc.claim, trigger, advance)
         except runs.RoutineMoved:
             routine = _reload(routine.id)
         except runs.AssigneeUnavailable:
@@ -74,16 +91,20 @@ def start_run(
             check_assignable(routine.company_id, routine.assignee_agent_id)
             routine = _reload(routine.id)
         except runs.TriggerUnavailable as exc:
-            raise Conflict("Routine trigger is not active") from exc
+            raise TriggerNotActive("Routine trigger is not active") from exc
     raise Conflict("Routine is busy; retry the run")
 
 
-def _check_can_fire(routine: Routine, source: RunSource, trigger: Trigger | None) -> None:
+def _check_can_fire(
+    routine: Routine, source: RunSource, trigger: Trigger | None
+) -> None:
     if routine.status == RoutineStatus.archived:
         raise Conflict("Routine is archived")
     automatic = source in (RunSource.schedule, RunSource.webhook)
-    if (automatic and routine.status != RoutineStatus.active) or (trigger and not trigger.enabled):
-        raise Conflict("Routine trigger is not active")
+    if (automatic and routine.status != RoutineStatus.active) or (
+        trigger and not trigger.enabled
+    ):
+        raise TriggerNotActive("Routine trigger is not active")
     if routine.assignee_agent_id is None:
         raise Invalid("Default agent required")
 
@@ -92,6 +113,7 @@ def _write(
     routine: Routine,
     run: Run,
     trigger: Trigger | None,
+    advance: Advance | None,
     claims: tuple[Claim, ...],
     new_id: IdFactory,
     created_by_agent_id: str | None,
@@ -99,37 +121,72 @@ def _write(
     open_issue = routine.newest_open_issue
     if run.status != RunStatus.issue_created:
         assert open_issue
-        run = replace(run, linked_issue_id=open_issue.issue_id, coalesced_into_run_id=open_issue.run_id,
-                           completed_at=run.triggered_at)
-        runs.write_linked_run(routine, run, open_issue, claims, _touch(trigger, run))
+        run = replace(
+            run,
+            linked_issue_id=open_issue.issue_id,
+            coalesced_into_run_id=open_issue.run_id,
+            completed_at=run.triggered_at,
+        )
+        runs.write_linked_run(
+            routine, run, open_issue, claims, _touch(trigger, run, advance)
+        )
         return run
     issue = _execution_issue(routine, run, new_id, created_by_agent_id)
     run = replace(run, linked_issue_id=issue.id)
     exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
-    runs.write_issue_run(routine, run, issue, claims, _touch(trigger, run), exclusive)
+    runs.write_issue_run(
+        routine, run, issue, claims, _touch(trigger, run, advance), exclusive
+    )
     return run
 
 
-def _execution_issue(routine: Routine, run: Run, new_id: IdFactory, created_by_agent_id: str | None) -> Issue:
+def _execution_issue(
+    routine: Routine, run: Run, new_id: IdFactory, created_by_agent_id: str | None
+) -> Issue:
     return Issue(
-        id=new_id(), company_id=routine.company_id, identifier=directory.ISSUE_NUMBERS.allocate(routine.company_id),
-        title=routine.title, description=routine.description, status=IssueStatus.todo, priority=routine.priority,
-        assignee_agent_id=routine.assignee_agent_id, project_id=routine.project_id, goal_id=routine.goal_id,
-        parent_id=routine.parent_issue_id, created_at=run.triggered_at, updated_at=run.triggered_at,
-        origin_kind=ROUTINE_EXECUTION, origin_id=routine.id, origin_run_id=run.id,
-        created_by_agent_id=created_by_agent_id if run.source == RunSource.manual else None,
+        id=new_id(),
+        company_id=routine.company_id,
+        identifier=directory.ISSUE_NUMBERS.allocate(routine.company_id),
+        title=routine.title,
+        description=routine.description,
+        status=IssueStatus.todo,
+        priority=routine.priority,
+        assignee_agent_id=routine.assignee_agent_id,
+        project_id=routine.project_id,
+        goal_id=routine.goal_id,
+        parent_id=routine.parent_issue_id,
+        created_at=run.triggered_at,
+        updated_at=run.triggered_at,
+        origin_kind=ROUTINE_EXECUTION,
+        origin_id=routine.id,
+        origin_run_id=run.id,
+        created_by_agent_id=created_by_agent_id
+        if run.source == RunSource.manual
+        else None,
     )
 
 
-def _touch(trigger: Trigger | None, run: Run) -> TriggerTouch | None:
+def _touch(
+    trigger: Trigger | None, run: Run, advance: Advance | None
+) -> TriggerTouch | None:
     if trigger is None:
         return None
-    return TriggerTouch(trigger.id, run.triggered_at, trigger_result(run.status, run.linked_issue_id))
+    return TriggerTouch(
+        trigger.id,
+        run.triggered_at,
+        trigger_result(run.status, run.linked_issue_id),
+        advance,
+    )
 
 
-def _earlier_run(routine: Routine, claim: Claim) -> Run:
+def _earlier_run(
+    routine: Routine, claim: Claim, trigger: Trigger | None, advance: Advance | None
+) -> Run:
     if claim.key.startswith("replay#"):
         raise DeliveryReplayed("Webhook delivery already received")
+    if trigger and advance:
+        # The slot fired before a crash or in an overlapping tick: only the advance is left to do.
+        runs.advance_trigger(trigger.id, advance)
     run_id = runs.run_id_of_claim(claim.key)
     earlier = runs.get_run(routine.id, run_id) if run_id else None
     if earlier is None:
@@ -145,41 +202,75 @@ def _reload(routine_id: str) -> Routine:
 
 
 def record_failure(
-    routine: Routine, trigger: Trigger, error: DomainError, now: datetime, new_id: IdFactory, claim: Claim,
+    routine: Routine,
+    trigger: Trigger,
+    error: DomainError,
+    now: datetime,
+    new_id: IdFactory,
+    claim: Claim,
     scheduled_for: str,
+    advance: Advance | None,
 ) -> Run:
     """Records a scheduled firing that could not dispatch as a `failed` run, once per slot."""
     run = Run(
-        id=new_id(), routine_id=routine.id, company_id=routine.company_id, source=RunSource.schedule,
-        status=RunStatus.failed, triggered_at=to_iso(now), created_at=to_iso(now), updated_at=to_iso(now),
-        trigger_id=trigger.id, scheduled_for=scheduled_for, failure_reason=error.message, completed_at=to_iso(now),
+        id=new_id(),
+        routine_id=routine.id,
+        company_id=routine.company_id,
+        source=RunSource.schedule,
+        status=RunStatus.failed,
+        triggered_at=to_iso(now),
+        created_at=to_iso(now),
+        updated_at=to_iso(now),
+        trigger_id=trigger.id,
+        scheduled_for=scheduled_for,
+        failure_reason=error.message,
+        completed_at=to_iso(now),
     )
-    return _write_final(routine, run, claim, trigger)
+    touch = TriggerTouch(trigger.id, run.triggered_at, "Execution failed", advance)
+    return _write_final(routine, run, claim, trigger, touch)
 
 
 def record_dropped(
-    routine: Routine, trigger: Trigger, dropped: DroppedSlots, now: datetime, new_id: IdFactory
+    routine: Routine,
+    trigger: Trigger,
+    dropped: DroppedSlots,
+    now: datetime,
+    new_id: IdFactory,
+    advance: Advance | None,
 ) -> Run:
     """Records missed slots that will not fire as one `skipped` run, so nothing disappears silently."""
     first, last = to_iso(dropped.first), to_iso(dropped.last)
     run = Run(
-        id=new_id(), routine_id=routine.id, company_id=routine.company_id, source=RunSource.schedule,
-        status=RunStatus.skipped, triggered_at=to_iso(now), created_at=to_iso(now), updated_at=to_iso(now),
-        trigger_id=trigger.id, scheduled_for=first, failure_reason="missed", completed_at=to_iso(now),
+        id=new_id(),
+        routine_id=routine.id,
+        company_id=routine.company_id,
+        source=RunSource.schedule,
+        status=RunStatus.skipped,
+        triggered_at=to_iso(now),
+        created_at=to_iso(now),
+        updated_at=to_iso(now),
+        trigger_id=trigger.id,
+        scheduled_for=first,
+        failure_reason="missed",
+        completed_at=to_iso(now),
         dropped_slots={"count": dropped.count, "first": first, "last": last},
     )
     claim = Claim(f"drop#{trigger.id}#{first}", expires_in(now, SLOT_CLAIM_TTL_SEC))
-    return _write_final(routine, run, claim, None)
+    touch = TriggerTouch(
+        trigger.id, None, f"Dropped {dropped.count} missed slots", advance
+    )
+    return _write_final(routine, run, claim, trigger, touch)
 
 
-def _write_final(routine: Routine, run: Run, claim: Claim, trigger: Trigger | None) -> Run:
-    touch = TriggerTouch(trigger.id, run.triggered_at, "Execution failed") if trigger else None
+def _write_final(
+    routine: Routine, run: Run, claim: Claim, trigger: Trigger, touch: TriggerTouch
+) -> Run:
     try:
         runs.write_final_run(run, (claim,), touch)
     except runs.ClaimTaken:
-        return _earlier_run(routine, claim)
-    except runs.TriggerUnavailable:
-        runs.write_final_run(run, (claim,), None)
+        return _earlier_run(routine, claim, trigger, touch.advance)
+    except runs.TriggerUnavailable as exc:
+        raise TriggerNotActive("Routine trigger is not active") from exc
     return run
 
 
@@ -191,24 +282,41 @@ def slot_claim(trigger_id: str, slot: str, now: datetime) -> Claim:
     return Claim(f"slot#{trigger_id}#{slot}", expires_in(now, SLOT_CLAIM_TTL_SEC))
 
 
-def idempotency_claim(routine_id: str, source: RunSource, trigger_id: str | None, key: str) -> Claim:
+def idempotency_claim(
+    routine_id: str, source: RunSource, trigger_id: str | None, key: str
+) -> Claim:
     """Scope: routine, source, trigger (or none) and the caller's key (hashed: keys are arbitrary text)."""
     digest = hashlib.sha256(key.encode()).hexdigest()
     return Claim(f"idem#{routine_id}#{source}#{trigger_id or '-'}#{digest}")
 
 
 def run_routine(
-    principal: Principal, routine: Routine, fields: dict[str, Any], now: datetime, new_id: IdFactory
+    principal: Principal,
+    routine: Routine,
+    fields: dict[str, Any],
+    now: datetime,
+    new_id: IdFactory,
 ) -> Run:
     """A manual or API firing; a paused routine may be run by hand, an archived one not."""
     require_manage(principal, routine)
     source = RunSource(fields.get("source") or RunSource.manual)
     trigger = _named_trigger(routine, fields.get("trigger_id"))
     key = fields.get("idempotency_key")
-    claims = (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),) if key else ()
+    claims = (
+        (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),)
+        if key
+        else ()
+    )
     return start_run(
-        routine, source, now, new_id, trigger=trigger, payload=fields.get("payload"), claims=claims,
-        idempotency_key=key, created_by_agent_id=principal.agent_id,
+        routine,
+        source,
+        now,
+        new_id,
+        trigger=trigger,
+        payload=fields.get("payload"),
+        claims=claims,
+        idempotency_key=key,
+        created_by_agent_id=principal.agent_id,
     )
 
 

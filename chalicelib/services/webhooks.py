@@ -5,7 +5,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from chalicelib.domain.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.domain.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.models import RoutineStatus, Run, RunSource
 from chalicelib.domain.signing import SigningMode, verify_delivery
@@ -18,10 +24,18 @@ _PUBLIC_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
 def fire_webhook(
-    public_id: str, headers: Mapping[str, str], body: bytes, now: datetime, new_id: IdFactory
+    public_id: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    new_id: IdFactory,
 ) -> Run:
     """Verifies one delivery over its raw bytes and fires the trigger's routine."""
-    trigger_id = routines.trigger_id_for_public_id(public_id) if _PUBLIC_ID.match(public_id) else None
+    trigger_id = (
+        routines.trigger_id_for_public_id(public_id)
+        if _PUBLIC_ID.match(public_id)
+        else None
+    )
     trigger = routines.get_trigger(trigger_id) if trigger_id else None
     if trigger is None or trigger.secret is None:
         raise NotFound("Routine trigger not found")
@@ -37,18 +51,33 @@ def fire_webhook(
     claims: list[Claim] = []
     if verified.replay_key:
         # Kept a little longer than the window, so a replay is caught for as long as it could verify.
-        claims.append(Claim(f"replay#{trigger.id}#{verified.replay_key}", expires_in(now, 2 * window + 60)))
+        claims.append(
+            Claim(
+                f"replay#{trigger.id}#{verified.replay_key}",
+                expires_in(now, 2 * window + 60),
+            )
+        )
     key = _header(headers, "Idempotency-Key")
     if key:
-        claims.append(idempotency_claim(routine.id, RunSource.webhook, trigger.id, key[:255]))
+        claims.append(
+            idempotency_claim(routine.id, RunSource.webhook, trigger.id, key[:255])
+        )
     return start_run(
-        routine, RunSource.webhook, now, new_id, trigger=trigger, payload=payload, claims=tuple(claims),
+        routine,
+        RunSource.webhook,
+        now,
+        new_id,
+        trigger=trigger,
+        payload=payload,
+        claims=tuple(claims),
         idempotency_key=key[:255] if key else None,
     )
 
 
 def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, object]:
-    content_type = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    content_type = (
+        (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    )
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType("Webhook body must be application/json")
     if len(body) > MAX_BODY_BYTES:
@@ -64,4 +93,6 @@ def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, object]:
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     lowered = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == lowered), None)
+    return next(
+        (value for key, value in headers.items() if key.lower() == lowered), None
+    )

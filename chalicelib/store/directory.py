@@ -3,7 +3,14 @@
 import threading
 from collections.abc import Iterable
 
-from chalicelib.domain.models import Agent, AgentStatus, Company, Goal, Principal, Project
+from chalicelib.domain.models import (
+    Agent,
+    AgentStatus,
+    Company,
+    Goal,
+    Principal,
+    Project,
+)
 from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem
 from chalicelib.store.tx import Tx
 
@@ -30,8 +37,12 @@ def owner_of(entity_id: str) -> str | None:
 
 def put_company(company: Company) -> None:
     DirectoryItem(
-        company.id, COMPANY, name=company.name, issuePrefix=company.issue_prefix,
-        issueCounter=0, createdAt=company.created_at,
+        company.id,
+        COMPANY,
+        name=company.name,
+        issuePrefix=company.issue_prefix,
+        issueCounter=0,
+        createdAt=company.created_at,
     ).save(DirectoryItem.companyId.does_not_exist())
 
 
@@ -52,22 +63,34 @@ def list_companies(company_ids: frozenset[str] | None) -> list[Company]:
 
 
 def _company(item: DirectoryItem) -> Company:
-    return Company(item.companyId, item.name or "", item.issuePrefix or "", item.createdAt)
+    return Company(
+        item.companyId, item.name or "", item.issuePrefix or "", item.createdAt
+    )
 
 
 def put_agent(agent: Agent) -> None:
     tx = Tx()
-    tx.put("agent", DirectoryItem(
-        agent.company_id, _sk("AGENT", agent.id), name=agent.name, status=agent.status,
-        role=agent.role, createdAt=agent.created_at, updatedAt=agent.updated_at,
-    ))
+    tx.put(
+        "agent",
+        DirectoryItem(
+            agent.company_id,
+            _sk("AGENT", agent.id),
+            name=agent.name,
+            status=agent.status,
+            role=agent.role,
+            createdAt=agent.created_at,
+            updatedAt=agent.updated_at,
+        ),
+    )
     _with_ref(tx, agent.id, agent.company_id)
     tx.commit()
 
 
 def get_agent(company_id: str, agent_id: str) -> Agent | None:
     try:
-        return _agent(DirectoryItem.get(company_id, _sk("AGENT", agent_id), consistent_read=True))
+        return _agent(
+            DirectoryItem.get(company_id, _sk("AGENT", agent_id), consistent_read=True)
+        )
     except DirectoryItem.DoesNotExist:
         return None
 
@@ -86,33 +109,61 @@ def set_agent_status(agent: Agent, status: AgentStatus, now: str) -> Agent:
 def _agent(item: DirectoryItem) -> Agent:
     agent_id = item.sk.split("#", 1)[1]
     return Agent(
-        agent_id, item.companyId, item.name or "", AgentStatus(item.status), item.role,
-        item.createdAt, item.updatedAt or item.createdAt,
+        agent_id,
+        item.companyId,
+        item.name or "",
+        AgentStatus(item.status),
+        item.role,
+        item.createdAt,
+        item.updatedAt or item.createdAt,
     )
 
 
 def put_project(project: Project) -> None:
     tx = Tx()
-    tx.put("project", DirectoryItem(
-        project.company_id, _sk("PROJECT", project.id), name=project.name,
-        description=project.description, pausedAt=project.paused_at, createdAt=project.created_at,
-    ))
+    tx.put(
+        "project",
+        DirectoryItem(
+            project.company_id,
+            _sk("PROJECT", project.id),
+            name=project.name,
+            description=project.description,
+            pausedAt=project.paused_at,
+            createdAt=project.created_at,
+        ),
+    )
     _with_ref(tx, project.id, project.company_id)
     tx.commit()
 
 
 def get_project(company_id: str, project_id: str) -> Project | None:
     try:
-        item = DirectoryItem.get(company_id, _sk("PROJECT", project_id), consistent_read=True)
+        item = DirectoryItem.get(
+            company_id, _sk("PROJECT", project_id), consistent_read=True
+        )
     except DirectoryItem.DoesNotExist:
         return None
-    return Project(project_id, company_id, item.name or "", item.description, item.pausedAt, item.createdAt)
+    return Project(
+        project_id,
+        company_id,
+        item.name or "",
+        item.description,
+        item.pausedAt,
+        item.createdAt,
+    )
 
 
 def list_projects(company_id: str) -> list[Project]:
     items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith("PROJECT#"))
     projects = [
-        Project(i.sk.split("#", 1)[1], company_id, i.name or "", i.description, i.pausedAt, i.createdAt)
+        Project(
+            i.sk.split("#", 1)[1],
+            company_id,
+            i.name or "",
+            i.description,
+            i.pausedAt,
+            i.createdAt,
+        )
         for i in items
     ]
     return sorted(projects, key=lambda p: p.created_at)
@@ -120,10 +171,16 @@ def list_projects(company_id: str) -> list[Project]:
 
 def put_goal(goal: Goal) -> None:
     tx = Tx()
-    tx.put("goal", DirectoryItem(
-        goal.company_id, _sk("GOAL", goal.id), title=goal.title, description=goal.description,
-        createdAt=goal.created_at,
-    ))
+    tx.put(
+        "goal",
+        DirectoryItem(
+            goal.company_id,
+            _sk("GOAL", goal.id),
+            title=goal.title,
+            description=goal.description,
+            createdAt=goal.created_at,
+        ),
+    )
     _with_ref(tx, goal.id, goal.company_id)
     tx.commit()
 
@@ -138,7 +195,12 @@ def get_goal(company_id: str, goal_id: str) -> Goal | None:
 
 def list_goals(company_id: str) -> list[Goal]:
     items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith("GOAL#"))
-    goals = [Goal(i.sk.split("#", 1)[1], company_id, i.title or "", i.description, i.createdAt) for i in items]
+    goals = [
+        Goal(
+            i.sk.split("#", 1)[1], company_id, i.title or "", i.description, i.createdAt
+        )
+        for i in items
+    ]
     return sorted(goals, key=lambda g: g.created_at)
 
 
@@ -166,7 +228,10 @@ class IssueNumbers:
 
 def _reserve(company_id: str, count: int) -> tuple[str, int]:
     item = DirectoryItem(company_id, COMPANY)
-    item.update([DirectoryItem.issueCounter.add(count)], condition=DirectoryItem.companyId.exists())
+    item.update(
+        [DirectoryItem.issueCounter.add(count)],
+        condition=DirectoryItem.companyId.exists(),
+    )
     return item.issuePrefix or "ISS", int(item.issueCounter or 0)
 
 
@@ -178,11 +243,16 @@ def put_api_key(
 ) -> None:
     principal_id = principal.agent_id or f"board#{key_hash[:16]}"
     ApiKeyItem(
-        key_hash, principalId=principal_id, kind="agent" if principal.is_agent else "board",
-        agentId=principal.agent_id, companyId=principal.company_id,
+        key_hash,
+        principalId=principal_id,
+        kind="agent" if principal.is_agent else "board",
+        agentId=principal.agent_id,
+        companyId=principal.company_id,
         companyIds=set(principal.company_ids) if principal.company_ids else None,
         allCompanies=principal.company_ids is None and not principal.is_agent,
-        label=label, prefix=prefix, createdAt=now,
+        label=label,
+        prefix=prefix,
+        createdAt=now,
     ).save(ApiKeyItem.keyHash.does_not_exist())
 
 
@@ -203,7 +273,9 @@ def get_principal(key_hash: str) -> Principal | None:
 def revoke_api_key(key_hash: str, now: str) -> bool:
     item = ApiKeyItem(key_hash)
     try:
-        item.update([ApiKeyItem.revokedAt.set(now)], condition=ApiKeyItem.keyHash.exists())
+        item.update(
+            [ApiKeyItem.revokedAt.set(now)], condition=ApiKeyItem.keyHash.exists()
+        )
     except Exception:  # noqa: BLE001
         return False
     return True

@@ -14,8 +14,16 @@ def failed_items(exc: TransactWriteError) -> list[str | None]:
 
 def is_transient(exc: TransactWriteError) -> bool:
     """Conflicts and throttling that real DynamoDB produces and a retry resolves."""
-    transient = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-    codes = set(failed_items(exc)) if exc.cause_response_code == "TransactionCanceledException" else set()
+    transient = {
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+    codes = (
+        set(failed_items(exc))
+        if exc.cause_response_code == "TransactionCanceledException"
+        else set()
+    )
     return bool(codes & transient) or exc.cause_response_code in {
         "TransactionConflictException",
         "ThrottlingException",

@@ -1,6 +1,7 @@
 """Routines and their triggers."""
 
 import hashlib
+
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.models import (
@@ -31,7 +32,9 @@ def get_routine(routine_id: str) -> Routine | None:
 
 def list_routines(company_id: str, project_id: str | None = None) -> list[Routine]:
     condition = RoutineItem.projectId == project_id if project_id else None
-    items = RoutineItem.byCompany.query(company_id, filter_condition=condition, scan_index_forward=False)
+    items = RoutineItem.byCompany.query(
+        company_id, filter_condition=condition, scan_index_forward=False
+    )
     return [_routine(item) for item in items]
 
 
@@ -46,7 +49,9 @@ def save_routine(routine: Routine, read_version: int) -> None:
     """
     item = RoutineItem(routine.id)
     actions = [
-        getattr(RoutineItem, name).set(value) if value is not None else getattr(RoutineItem, name).remove()
+        getattr(RoutineItem, name).set(value)
+        if value is not None
+        else getattr(RoutineItem, name).remove()
         for name, value in _config_fields(routine).items()
     ]
     actions.append(RoutineItem.version.set(read_version + 1))
@@ -78,8 +83,12 @@ def _config_fields(routine: Routine) -> dict[str, object]:
 def _routine_item(routine: Routine) -> RoutineItem:
     fields = {k: v for k, v in _config_fields(routine).items() if v is not None}
     return RoutineItem(
-        routine.id, companyId=routine.company_id, createdAt=routine.created_at,
-        createdByAgentId=routine.created_by_agent_id, version=routine.version, **fields,
+        routine.id,
+        companyId=routine.company_id,
+        createdAt=routine.created_at,
+        createdByAgentId=routine.created_by_agent_id,
+        version=routine.version,
+        **fields,
     )
 
 
@@ -145,9 +154,17 @@ def trigger_id_for_public_id(public_id: str) -> str | None:
 def put_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
     """Creates a trigger, and for a webhook its `public#` lookup item, in one transaction."""
     tx = Tx()
-    tx.put("trigger", _trigger_item(trigger, routine_status), TriggerItem.id.does_not_exist())
+    tx.put(
+        "trigger",
+        _trigger_item(trigger, routine_status),
+        TriggerItem.id.does_not_exist(),
+    )
     if trigger.public_id:
-        lookup = ClaimItem(f"public#{trigger.public_id}", targetId=trigger.id, routineId=trigger.routine_id)
+        lookup = ClaimItem(
+            f"public#{trigger.public_id}",
+            targetId=trigger.id,
+            routineId=trigger.routine_id,
+        )
         tx.put("public", lookup, ClaimItem.key.does_not_exist())
     tx.commit()
 
@@ -170,8 +187,17 @@ def save_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
 
 
 _TRIGGER_CONFIG = (
-    "label", "enabled", "cronExpression", "timezone", "nextRunAt", "dueShard", "secret",
-    "signingMode", "replayWindowSec", "lastRotatedAt", "updatedAt",
+    "label",
+    "enabled",
+    "cronExpression",
+    "timezone",
+    "nextRunAt",
+    "dueShard",
+    "secret",
+    "signingMode",
+    "replayWindowSec",
+    "lastRotatedAt",
+    "updatedAt",
 )
 
 
@@ -205,12 +231,25 @@ def set_due(trigger: Trigger, routine_status: RoutineStatus) -> None:
 def _trigger_item(trigger: Trigger, routine_status: RoutineStatus) -> TriggerItem:
     shard = due_shard(trigger.id) if is_due_candidate(trigger, routine_status) else None
     return TriggerItem(
-        trigger.id, routineId=trigger.routine_id, companyId=trigger.company_id, kind=str(trigger.kind),
-        label=trigger.label, enabled=trigger.enabled, cronExpression=trigger.cron_expression,
-        timezone=trigger.timezone, nextRunAt=trigger.next_run_at, dueShard=shard,
-        lastFiredAt=trigger.last_fired_at, lastResult=trigger.last_result, publicId=trigger.public_id,
-        secret=trigger.secret, signingMode=trigger.signing_mode, replayWindowSec=trigger.replay_window_sec,
-        lastRotatedAt=trigger.last_rotated_at, createdAt=trigger.created_at, updatedAt=trigger.updated_at,
+        trigger.id,
+        routineId=trigger.routine_id,
+        companyId=trigger.company_id,
+        kind=str(trigger.kind),
+        label=trigger.label,
+        enabled=trigger.enabled,
+        cronExpression=trigger.cron_expression,
+        timezone=trigger.timezone,
+        nextRunAt=trigger.next_run_at,
+        dueShard=shard,
+        lastFiredAt=trigger.last_fired_at,
+        lastResult=trigger.last_result,
+        publicId=trigger.public_id,
+        secret=trigger.secret,
+        signingMode=trigger.signing_mode,
+        replayWindowSec=trigger.replay_window_sec,
+        lastRotatedAt=trigger.last_rotated_at,
+        createdAt=trigger.created_at,
+        updatedAt=trigger.updated_at,
     )
 
 
@@ -232,21 +271,18 @@ def _trigger(item: TriggerItem) -> Trigger:
         public_id=item.publicId,
         secret=item.secret,
         signing_mode=item.signingMode,
-        replay_window_sec=int(item.replayWindowSec) if item.replayWindowSec is not None else None,
+        replay_window_sec=int(item.replayWindowSec)
+        if item.replayWindowSec is not None
+        else None,
         last_rotated_at=item.lastRotatedAt,
     )
 
 
-def advance_trigger(trigger_id: str, read_next_run_at: str, next_run_at: str | None) -> bool:
-    """Moves `nextRunAt` on if it still holds the value read; False when someone else moved it."""
-    actions = [TriggerItem.nextRunAt.set(next_run_at)] if next_run_at else [
-        TriggerItem.nextRunAt.remove(), TriggerItem.dueShard.remove()
-    ]
-    try:
-        TriggerItem(trigger_id).update(actions, condition=TriggerItem.nextRunAt == read_next_run_at)
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+def all_due_shards() -> list[str]:
+    return [f"due#{shard}" for shard in range(SETTINGS.due_shards)]
 
+
+def due_in_shard(shard: str, now: str) -> list[tuple[str, str]]:
+    """(trigger id, nextRunAt) of the shard's triggers due at `now`: cost follows due work, not stored work."""
+    items = TriggerItem.due.query(shard, TriggerItem.nextRunAt <= now)
+    return [(item.id, item.nextRunAt) for item in items]

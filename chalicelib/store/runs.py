@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -17,7 +18,15 @@ from chalicelib.domain.models import (
     RunSource,
     RunStatus,
 )
-from chalicelib.store.tables import ClaimItem, DirectoryItem, IssueItem, RoutineItem, RunItem, TriggerItem
+from chalicelib.store.errors import is_condition_failure
+from chalicelib.store.tables import (
+    ClaimItem,
+    DirectoryItem,
+    IssueItem,
+    RoutineItem,
+    RunItem,
+    TriggerItem,
+)
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -30,12 +39,21 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Advance:
+    """Move a schedule trigger's `nextRunAt` from the value read to the next slot (None: never again)."""
+
+    read: str
+    to: str | None
+
+
+@dataclass(frozen=True)
 class TriggerTouch:
-    """What a firing records on its trigger."""
+    """What a firing records on its trigger; the tick's last slot also advances it, atomically."""
 
     trigger_id: str
-    fired_at: str
+    fired_at: str | None
     result: str
+    advance: Advance | None = None
 
 
 class ClaimTaken(Exception):
@@ -75,48 +93,105 @@ def write_issue_run(
     if exclusive:
         condition &= RoutineItem.openIssues.does_not_exist()
     tx = Tx()
-    tx.update("routine", RoutineItem(routine.id), [
-        RoutineItem.openIssues.add({entry}),
-        RoutineItem.lastTriggeredAt.set(run.triggered_at),
-        RoutineItem.lastEnqueuedAt.set(run.triggered_at),
-    ], condition)
+    tx.update(
+        "routine",
+        RoutineItem(routine.id),
+        [
+            RoutineItem.openIssues.add({entry}),
+            RoutineItem.lastTriggeredAt.set(run.triggered_at),
+            RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+        ],
+        condition,
+    )
     tx.put("issue", _issue_item(issue), IssueItem.id.does_not_exist())
-    tx.check("assignee", DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),
-             DirectoryItem.status.is_in(*ASSIGNABLE_AGENT_STATUSES))
+    tx.check(
+        "assignee",
+        DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),
+        DirectoryItem.status.is_in(*ASSIGNABLE_AGENT_STATUSES),
+    )
     _commit_run(tx, run, claims, touch)
 
 
 def write_linked_run(
-    routine: Routine, run: Run, into: OpenIssue, claims: tuple[Claim, ...], touch: TriggerTouch | None
+    routine: Routine,
+    run: Run,
+    into: OpenIssue,
+    claims: tuple[Claim, ...],
+    touch: TriggerTouch | None,
 ) -> None:
     """Writes a coalesced or skipped run, if `into` is still one of the routine's open issues."""
-    condition = (RoutineItem.version == routine.version) & RoutineItem.openIssues.contains(into.encode())
+    condition = (
+        RoutineItem.version == routine.version
+    ) & RoutineItem.openIssues.contains(into.encode())
     tx = Tx()
-    tx.update("routine", RoutineItem(routine.id), [
-        RoutineItem.lastTriggeredAt.set(run.triggered_at),
-        RoutineItem.lastEnqueuedAt.set(run.triggered_at),
-    ], condition)
+    tx.update(
+        "routine",
+        RoutineItem(routine.id),
+        [
+            RoutineItem.lastTriggeredAt.set(run.triggered_at),
+            RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+        ],
+        condition,
+    )
     _commit_run(tx, run, claims, touch)
 
 
-def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
+def write_final_run(
+    run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None
+) -> None:
     """Writes a run that created nothing (failed, or a record of dropped slots)."""
     _commit_run(Tx(), run, claims, touch)
 
 
-def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
+def _commit_run(
+    tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None
+) -> None:
     tx.put("run", _run_item(run), RunItem.id.does_not_exist())
     for claim in claims:
-        item = ClaimItem(claim.key, runId=run.id, routineId=run.routine_id, expiresAt=claim.expires_at)
+        item = ClaimItem(
+            claim.key,
+            runId=run.id,
+            routineId=run.routine_id,
+            expiresAt=claim.expires_at,
+        )
         tx.put(claim.key, item, ClaimItem.key.does_not_exist())
     if touch:
-        actions = [TriggerItem.lastFiredAt.set(touch.fired_at), TriggerItem.lastResult.set(touch.result)]
-        tx.update("trigger", TriggerItem(touch.trigger_id), actions,
-                  TriggerItem.id.exists() & (TriggerItem.enabled == True))  # noqa: E712
+        _touch_trigger(tx, touch)
     try:
         tx.commit()
     except TxCancelled as exc:
         _raise_for(exc.failed, claims)
+
+
+def _touch_trigger(tx: Tx, touch: TriggerTouch) -> None:
+    actions: list[Action] = [TriggerItem.lastResult.set(touch.result)]
+    if touch.fired_at:
+        actions.append(TriggerItem.lastFiredAt.set(touch.fired_at))
+    condition = TriggerItem.id.exists() & (TriggerItem.enabled == True)
+    if touch.advance:
+        actions += _advance_actions(touch.advance.to)
+        condition &= TriggerItem.nextRunAt == touch.advance.read
+    tx.update("trigger", TriggerItem(touch.trigger_id), actions, condition)
+
+
+def _advance_actions(next_run_at: str | None) -> list[Action]:
+    if next_run_at:
+        return [TriggerItem.nextRunAt.set(next_run_at)]
+    return [TriggerItem.nextRunAt.remove(), TriggerItem.dueShard.remove()]
+
+
+def advance_trigger(trigger_id: str, advance: Advance) -> bool:
+    """Moves `nextRunAt` on if it still holds the value read; False when someone else moved it."""
+    try:
+        TriggerItem(trigger_id).update(
+            _advance_actions(advance.to),
+            condition=TriggerItem.nextRunAt == advance.read,
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 def _raise_for(failed: set[str], claims: tuple[Claim, ...]) -> None:
@@ -153,12 +228,23 @@ def list_runs(routine_id: str, limit: int) -> list[Run]:
 
 def _run_item(run: Run) -> RunItem:
     return RunItem(
-        run.routine_id, run.id, companyId=run.company_id, triggerId=run.trigger_id, source=str(run.source),
-        status=str(run.status), triggeredAt=run.triggered_at, scheduledFor=run.scheduled_for,
-        idempotencyKey=run.idempotency_key, triggerPayload=run.trigger_payload,
-        linkedIssueId=run.linked_issue_id, coalescedIntoRunId=run.coalesced_into_run_id,
-        failureReason=run.failure_reason, completedAt=run.completed_at, droppedSlots=run.dropped_slots,
-        createdAt=run.created_at, updatedAt=run.updated_at,
+        run.routine_id,
+        run.id,
+        companyId=run.company_id,
+        triggerId=run.trigger_id,
+        source=str(run.source),
+        status=str(run.status),
+        triggeredAt=run.triggered_at,
+        scheduledFor=run.scheduled_for,
+        idempotencyKey=run.idempotency_key,
+        triggerPayload=run.trigger_payload,
+        linkedIssueId=run.linked_issue_id,
+        coalescedIntoRunId=run.coalesced_into_run_id,
+        failureReason=run.failure_reason,
+        completedAt=run.completed_at,
+        droppedSlots=run.dropped_slots,
+        createdAt=run.created_at,
+        updatedAt=run.updated_at,
     )
 
 
@@ -192,7 +278,10 @@ def get_issue(issue_id: str) -> Issue | None:
 
 
 def list_issues(
-    company_id: str, assignee_agent_id: str | None, status: str | None, origin_id: str | None
+    company_id: str,
+    assignee_agent_id: str | None,
+    status: str | None,
+    origin_id: str | None,
 ) -> list[Issue]:
     conditions: list[Condition] = []
     if status:
@@ -207,7 +296,12 @@ def list_issues(
     condition = None
     for part in conditions:
         condition = part if condition is None else condition & part
-    return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
+    return [
+        _issue(item)
+        for item in index.query(
+            key, filter_condition=condition, scan_index_forward=False
+        )
+    ]
 
 
 def update_issue(issue: Issue, changes: dict[str, Any], read: Issue) -> None:
@@ -217,10 +311,14 @@ def update_issue(issue: Issue, changes: dict[str, Any], read: Issue) -> None:
     """
     tx = Tx()
     actions: list[Action] = [
-        getattr(IssueItem, name).set(value) if value is not None else getattr(IssueItem, name).remove()
+        getattr(IssueItem, name).set(value)
+        if value is not None
+        else getattr(IssueItem, name).remove()
         for name, value in changes.items()
     ]
-    tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
+    tx.update(
+        "issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status)
+    )
     opened, closed = issue.status.is_open, read.status.is_open
     if opened != closed and issue.origin_id and issue.origin_run_id:
         _move_open_set(tx, issue, read_open=closed)
@@ -234,31 +332,63 @@ def _move_open_set(tx: Tx, issue: Issue, read_open: bool) -> None:
     assert issue.origin_id and issue.origin_run_id
     entry = {OpenIssue(issue.id, issue.origin_run_id).encode()}
     if read_open:
-        tx.update("routine", RoutineItem(issue.origin_id), [RoutineItem.openIssues.delete(entry)],
-                  RoutineItem.id.exists())
+        tx.update(
+            "routine",
+            RoutineItem(issue.origin_id),
+            [RoutineItem.openIssues.delete(entry)],
+            RoutineItem.id.exists(),
+        )
         if issue.status == IssueStatus.done:
-            run_actions = [RunItem.status.set(str(RunStatus.completed)), RunItem.failureReason.remove()]
+            run_actions = [
+                RunItem.status.set(str(RunStatus.completed)),
+                RunItem.failureReason.remove(),
+            ]
         else:
-            run_actions = [RunItem.status.set(str(RunStatus.failed)),
-                           RunItem.failureReason.set(f"Execution issue moved to {issue.status}")]
+            run_actions = [
+                RunItem.status.set(str(RunStatus.failed)),
+                RunItem.failureReason.set(f"Execution issue moved to {issue.status}"),
+            ]
         run_actions += [RunItem.completedAt.set(issue.updated_at)]
     else:
-        tx.update("routine", RoutineItem(issue.origin_id), [RoutineItem.openIssues.add(entry)],
-                  RoutineItem.id.exists())
-        run_actions = [RunItem.status.set(str(RunStatus.issue_created)), RunItem.completedAt.remove(),
-                       RunItem.failureReason.remove()]
+        tx.update(
+            "routine",
+            RoutineItem(issue.origin_id),
+            [RoutineItem.openIssues.add(entry)],
+            RoutineItem.id.exists(),
+        )
+        run_actions = [
+            RunItem.status.set(str(RunStatus.issue_created)),
+            RunItem.completedAt.remove(),
+            RunItem.failureReason.remove(),
+        ]
     run_actions.append(RunItem.updatedAt.set(issue.updated_at))
-    tx.update("run", RunItem(issue.origin_id, issue.origin_run_id), run_actions, RunItem.id.exists())
+    tx.update(
+        "run",
+        RunItem(issue.origin_id, issue.origin_run_id),
+        run_actions,
+        RunItem.id.exists(),
+    )
 
 
 def _issue_item(issue: Issue) -> IssueItem:
     return IssueItem(
-        issue.id, companyId=issue.company_id, identifier=issue.identifier, title=issue.title,
-        description=issue.description, status=str(issue.status), priority=str(issue.priority),
-        assigneeAgentId=issue.assignee_agent_id, projectId=issue.project_id, goalId=issue.goal_id,
-        parentId=issue.parent_id, originKind=issue.origin_kind, originId=issue.origin_id,
-        originRunId=issue.origin_run_id, createdByAgentId=issue.created_by_agent_id,
-        createdAt=issue.created_at, updatedAt=issue.updated_at,
+        issue.id,
+        companyId=issue.company_id,
+        identifier=issue.identifier,
+        title=issue.title,
+        description=issue.description,
+        status=str(issue.status),
+        priority=str(issue.priority),
+        assigneeAgentId=issue.assignee_agent_id,
+        projectId=issue.project_id,
+        goalId=issue.goal_id,
+        parentId=issue.parent_id,
+        originKind=issue.origin_kind,
+        originId=issue.origin_id,
+        originRunId=issue.origin_run_id,
+        createdByAgentId=issue.created_by_agent_id,
+        createdAt=issue.created_at,
+        updatedAt=issue.updated_at,
     )
 
 

@@ -4,9 +4,9 @@ import time
 import uuid
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
 from chalicelib.store.errors import failed_items, is_transient
@@ -28,12 +28,22 @@ class Tx:
     """Collects labelled writes; `commit` sends them as one transaction."""
 
     def __init__(self) -> None:
-        self._items: dict[str, list[tuple[str, dict[str, Any]]]] = {group: [] for group in _GROUPS}
+        self._items: dict[str, list[tuple[str, dict[str, Any]]]] = {
+            group: [] for group in _GROUPS
+        }
 
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        self._items["put"].append((label, item.get_save_kwargs_from_instance(condition=condition)))
+        self._items["put"].append(
+            (label, item.get_save_kwargs_from_instance(condition=condition))
+        )
 
-    def update(self, label: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
+    def update(
+        self,
+        label: str,
+        item: Model,
+        actions: list[Action],
+        condition: Condition | None = None,
+    ) -> None:
         kwargs = item.get_update_kwargs_from_instance(
             actions=actions, condition=condition, add_version_condition=False
         )
@@ -41,12 +51,18 @@ class Tx:
 
     def check(self, label: str, item: Model, condition: Condition) -> None:
         kwargs = type(item).get_operation_kwargs_from_class(
-            getattr(item, item._hash_keyname), range_key=_range_value(item), condition=condition
+            getattr(item, item._hash_keyname),
+            range_key=_range_value(item),
+            condition=condition,
         )
         self._items["check"].append((label, kwargs))
 
-    def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        kwargs = item.get_delete_kwargs_from_instance(condition=condition, add_version_condition=False)
+    def delete(
+        self, label: str, item: Model, condition: Condition | None = None
+    ) -> None:
+        kwargs = item.get_delete_kwargs_from_instance(
+            condition=condition, add_version_condition=False
+        )
         self._items["delete"].append((label, kwargs))
 
     def commit(self) -> None:
@@ -77,7 +93,11 @@ class Tx:
     def _failed_labels(self, exc: TransactWriteError) -> set[str]:
         # pynamodb sends checks, deletes, puts, updates in that order: reasons follow it.
         labels = [label for group in _GROUPS for label, _ in self._items[group]]
-        return {label for label, code in zip(labels, failed_items(exc)) if code == "ConditionalCheckFailed"}
+        return {
+            label
+            for label, code in zip(labels, failed_items(exc))
+            if code == "ConditionalCheckFailed"
+        }
 
 
 def _range_value(item: Model) -> Any:

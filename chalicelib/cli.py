@@ -1,0 +1,210 @@
+"""The `routines` command: dev, tick, admin, cron, webhook."""
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path(".routines")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    result = args.handler(args)
+    return int(result or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="routines", description="Recurring work for AI agents.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="run the local stack: DynamoDB Local, the API and the tick")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state and dev.json (.routines)")
+    dev.add_argument("--tick-seconds", type=float, default=15.0, help="seconds between ticks (15)")
+    dev.add_argument("--no-tick", action="store_true", help="run no tick thread")
+    dev.set_defaults(handler=_dev)
+
+    tick = commands.add_parser("tick", help="run one scheduler tick and print its summary")
+    tick.add_argument("--now", help="the tick's time, ISO-8601 (default: the clock)")
+    tick.add_argument("--data-dir", type=Path, default=None, help="local stack to tick (default: .routines, "
+                      "or the AWS tables named by ROUTINES_TABLE_PREFIX when it is set)")
+    tick.set_defaults(handler=_tick)
+
+    cron = commands.add_parser("cron", help="explain a cron expression and list its next fire times")
+    cron.add_argument("expression", help='5 fields, e.g. "0 9 * * MON"')
+    cron.add_argument("--tz", default="UTC", help="IANA time zone (UTC)")
+    cron.add_argument("--next", type=int, default=5, help="how many fire times to list (5)")
+    cron.add_argument("--after", help="list fire times after this ISO-8601 instant (default: now)")
+    cron.set_defaults(handler=_cron)
+
+    webhook = commands.add_parser("webhook", help="send signed webhook deliveries (for testing triggers)")
+    webhook_commands = webhook.add_subparsers(required=True, metavar="ACTION")
+    fire = webhook_commands.add_parser("fire", help="sign and send one delivery, print the response")
+    fire.add_argument("url", help="the trigger's webhookUrl")
+    fire.add_argument("--secret", required=True, help="the trigger's webhookSecret")
+    fire.add_argument("--hmac", action="store_true", help="sign with hmac_sha256 (default: bearer)")
+    fire.add_argument("--data", default="{}", help="JSON body ({})")
+    fire.add_argument("--idempotency-key", help="Idempotency-Key header")
+    fire.set_defaults(handler=_webhook_fire)
+
+    _add_admin(commands)
+    return parser
+
+
+def _add_admin(commands: Any) -> None:
+    admin = commands.add_parser(
+        "admin", help="manage companies, agents and keys directly in the tables",
+        description="Works on the local stack (--data-dir) or, when ROUTINES_TABLE_PREFIX and AWS "
+        "credentials are set, on real DynamoDB.",
+    )
+    admin.add_argument("--data-dir", type=Path, default=None)
+    actions = admin.add_subparsers(required=True, metavar="ACTION")
+    company = actions.add_parser("create-company", help="create a company")
+    company.add_argument("name")
+    company.add_argument("--issue-prefix", help="issue identifier prefix, e.g. ACME")
+    company.set_defaults(handler=_admin, action="create-company")
+    agent = actions.add_parser("create-agent", help="create an agent in a company")
+    agent.add_argument("company_id")
+    agent.add_argument("name")
+    agent.add_argument("--role")
+    agent.set_defaults(handler=_admin, action="create-agent")
+    key = actions.add_parser("create-key", help="create an API key for an agent (shown once)")
+    key.add_argument("agent_id")
+    key.add_argument("--label")
+    key.set_defaults(handler=_admin, action="create-key")
+    board = actions.add_parser("create-board-key", help="create a board key (shown once)")
+    board.add_argument("--company", action="append", help="limit to this company (repeatable; default: all)")
+    board.add_argument("--label")
+    board.set_defaults(handler=_admin, action="create-board-key")
+    listing = actions.add_parser("list", help="list companies and their agents and projects")
+    listing.set_defaults(handler=_admin, action="list")
+
+
+def _dev(args: argparse.Namespace) -> None:
+    from chalicelib.local.stack import run_dev
+
+    run_dev(args.host, args.port, args.data_dir, None if args.no_tick else args.tick_seconds)
+
+
+def _connect(data_dir: Path | None) -> None:
+    """Points the process at the local stack, unless the environment names real tables."""
+    import os
+
+    from chalicelib.local.stack import attach
+
+    if data_dir is None and os.environ.get("ROUTINES_TABLE_PREFIX"):
+        return
+    attach(data_dir or DEFAULT_DATA_DIR).apply()
+
+
+def _tick(args: argparse.Namespace) -> None:
+    _connect(args.data_dir)
+    from chalicelib import runtime
+    from chalicelib.domain.timefmt import from_iso
+    from chalicelib.services.scheduler import default_pool, tick
+
+    now = from_iso(args.now) if args.now else runtime.now()
+    with default_pool() as pool:
+        summary = tick(now, runtime.new_id, pool, budget=1_000_000)
+    print(json.dumps({"now": now.isoformat(), **summary.as_dict()}, indent=2))
+
+
+def _cron(args: argparse.Namespace) -> int:
+    from chalicelib.domain.cron import describe, next_fire_after, parse_schedule
+    from chalicelib.domain.errors import Invalid
+    from chalicelib.domain.timefmt import from_iso
+
+    try:
+        schedule = parse_schedule(args.expression, args.tz)
+    except Invalid as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"{schedule.expression} ({schedule.timezone}): {describe(schedule)}")
+    moment = from_iso(args.after) if args.after else datetime.now(UTC)
+    for _ in range(args.next):
+        fire = next_fire_after(schedule, moment)
+        if fire is None:
+            print("  (no fire time in the next five years)")
+            break
+        local = fire.astimezone(_zone(schedule.timezone))
+        print(f"  {local.isoformat()}  ({fire.strftime('%Y-%m-%dT%H:%MZ')})")
+        moment = fire
+    return 0
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _webhook_fire(args: argparse.Namespace) -> int:
+    from chalicelib.domain.signing import sign_delivery
+
+    body = args.data.encode()
+    headers = {"Content-Type": "application/json"}
+    if args.hmac:
+        headers.update(sign_delivery(args.secret, body, int(time.time())))
+    else:
+        headers["Authorization"] = f"Bearer {args.secret}"
+    if args.idempotency_key:
+        headers["Idempotency-Key"] = args.idempotency_key
+    request = urllib.request.Request(args.url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    print(status)
+    print(text)
+    return 0 if status < 400 else 1
+
+
+def _admin(args: argparse.Namespace) -> None:
+    _connect(args.data_dir)
+    from chalicelib import runtime
+    from chalicelib.domain.models import Principal
+    from chalicelib.domain.timefmt import to_iso
+    from chalicelib.services import auth, directory
+    from chalicelib.store import directory as store
+
+    now = runtime.now()
+    if args.action == "create-company":
+        company = directory.create_company(None, args.name, args.issue_prefix, now, runtime.new_id)
+        _print({"id": company.id, "name": company.name, "issuePrefix": company.issue_prefix})
+    elif args.action == "create-agent":
+        found = store.get_company(args.company_id)
+        if found is None:
+            raise SystemExit(f"No company {args.company_id}")
+        agent = directory.create_agent(found, args.name, args.role, now, runtime.new_id)
+        _print({"id": agent.id, "companyId": agent.company_id, "name": agent.name})
+    elif args.action == "create-key":
+        agent = directory.find_agent(args.agent_id)
+        principal = Principal("", agent_id=agent.id, company_id=agent.company_id)
+        _print({"agentId": agent.id, "token": auth.issue_key(principal, args.label, to_iso(now))})
+    elif args.action == "create-board-key":
+        companies = frozenset(args.company) if args.company else None
+        _print({"companies": sorted(companies) if companies else "all",
+                "token": directory.create_board_key(companies, args.label, now)})
+    else:
+        _print([
+            {"id": c.id, "name": c.name, "issuePrefix": c.issue_prefix,
+             "agents": [{"id": a.id, "name": a.name, "status": a.status} for a in store.list_agents(c.id)],
+             "projects": [{"id": p.id, "name": p.name} for p in store.list_projects(c.id)]}
+            for c in store.list_companies(None)
+        ])
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

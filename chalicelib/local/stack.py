@@ -1,0 +1,157 @@
+"""`routines dev`: DynamoDB Local, tables, demo data, the API and a tick thread, all stopped by Ctrl-C."""
+
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.local.dynamodb import DynamoDBLocal
+
+REGION = "us-east-1"
+TABLE_PREFIX = "routines-local"
+logger = logging.getLogger("routines.dev")
+
+
+@dataclass(frozen=True)
+class LocalDatabase:
+    """Where a data dir's DynamoDB Local lives and the per-install key that scopes its data."""
+
+    endpoint: str
+    access_key_id: str
+
+    def apply(self) -> None:
+        """Points the process at this database; must run before the table models are imported."""
+        os.environ.update(
+            ROUTINES_DYNAMODB_ENDPOINT=self.endpoint,
+            ROUTINES_DYNAMODB_ACCESS_KEY_ID=self.access_key_id,
+            ROUTINES_DYNAMODB_SECRET_ACCESS_KEY="local",
+            ROUTINES_TABLE_PREFIX=TABLE_PREFIX,
+            AWS_DEFAULT_REGION=REGION,
+        )
+
+
+def access_key_id(data_dir: Path) -> str:
+    """A random key made once per data dir: DynamoDB Local listens on all interfaces, and without
+    `-sharedDb` its data is only visible to clients holding this key."""
+    path = data_dir / "access-key-id"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("local" + secrets.token_hex(16))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def read_dev_json(data_dir: Path) -> dict[str, Any] | None:
+    path = data_dir / "dev.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def attach(data_dir: Path) -> LocalDatabase:
+    """The database of a running `routines dev` for this data dir."""
+    info = read_dev_json(data_dir)
+    if not info:
+        raise SystemExit(f"No local stack found in {data_dir}: start one with `make run`.")
+    db = info["dynamodb"]
+    return LocalDatabase(db["endpoint"], db["accessKeyId"])
+
+
+def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) -> None:
+    data_dir = data_dir.resolve()
+    (data_dir / "dev.json").unlink(missing_ok=True)
+    dynamodb = DynamoDBLocal(data_dir / "dynamodb", log_path=data_dir / "dynamodb.log").start()
+    try:
+        database = LocalDatabase(dynamodb.endpoint, access_key_id(data_dir))
+        database.apply()
+        _serve(host, port, data_dir, database, tick_seconds)
+    finally:
+        dynamodb.stop()
+        (data_dir / "dev.json").unlink(missing_ok=True)
+
+
+def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_seconds: float | None) -> None:
+    from chalicelib.local.schema import create_tables
+    from chalicelib.local.server import ApiServer
+
+    create_tables()
+    demo = _demo(data_dir)
+    server = ApiServer(host, port).start()
+    stop = threading.Event()
+    ticker = threading.Thread(target=_tick_forever, args=(stop, tick_seconds), name="tick", daemon=True)
+    if tick_seconds:
+        ticker.start()
+    info = {"baseUrl": f"http://{host}:{port}/api", **demo, "dynamodb": _dynamodb_info(database)}
+    (data_dir / "dev.json").write_text(json.dumps(info, indent=2) + "\n")
+    _print_welcome(info, data_dir, tick_seconds)
+    # Set both explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        print("\nStopping: API, tick and DynamoDB Local.", flush=True)
+        stop.set()
+        server.stop()
+
+
+def _demo(data_dir: Path) -> dict[str, Any]:
+    """Seeds once per data dir; later starts reuse the same company and keys."""
+    path = data_dir / "demo.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    from chalicelib.local.seed import seed_demo
+
+    demo = seed_demo()
+    path.write_text(json.dumps(demo, indent=2) + "\n")
+    path.chmod(0o600)
+    return demo
+
+
+def _dynamodb_info(database: LocalDatabase) -> dict[str, str]:
+    return {
+        "endpoint": database.endpoint, "region": REGION, "accessKeyId": database.access_key_id,
+        "tablePrefix": TABLE_PREFIX,
+    }
+
+
+def _tick_forever(stop: threading.Event, seconds: float) -> None:
+    from chalicelib import runtime
+    from chalicelib.services.scheduler import default_pool, tick
+
+    with default_pool() as pool:
+        while not stop.wait(seconds):
+            try:
+                summary = tick(runtime.now(), runtime.new_id, pool, budget=10_000)
+            except Exception:
+                logger.exception("tick failed")
+                continue
+            if summary.due:
+                print(f"tick: {json.dumps(summary.as_dict())}", flush=True)
+
+
+def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | None) -> None:
+    alpha = info["agents"][0]
+    tick = f"every {tick_seconds:g} s" if tick_seconds else "off (run `routines tick`)"
+    print(
+        f"""
+Routines is running.
+  API          {info['baseUrl']}
+  company      {info['companyId']}
+  project      {info['projectId']}
+  board key    {info['boardApiKey']}
+  agent Alpha  {alpha['id']}  key {alpha['apiKey']}
+  agent Bravo  {info['agents'][1]['id']}  key {info['agents'][1]['apiKey']}
+  tick         {tick}
+  details      {data_dir / 'dev.json'}
+
+Try:
+  curl -s -H "Authorization: Bearer {info['boardApiKey']}" {info['baseUrl']}/companies/{info['companyId']}/routines
+
+Ctrl-C stops everything.
+""",
+        flush=True,
+    )
