@@ -1,10 +1,55 @@
 """The Chalice app: the API under /api, the every-minute tick and the SQS dispatcher."""
 
-from chalice import Chalice
+from typing import Any
 
-from chalicelib.api import directory_api, issues_api, routines_api
+from chalice import Chalice, Rate
+
+from chalicelib import runtime
+from chalicelib.api import directory_api, health_api, issues_api, routines_api
+from chalicelib.observability import log, metrics
+from chalicelib.queue import decode_batch, sqs_sender
+from chalicelib.services import scheduler
+from chalicelib.settings import SETTINGS
 
 app = Chalice(app_name="routines")
-app.experimental_feature_flags.update(["BLUEPRINTS"])
-for blueprint in (directory_api.bp, routines_api.bp, issues_api.bp):
+for blueprint in (health_api.bp, directory_api.bp, routines_api.bp, issues_api.bp):
     app.register_blueprint(blueprint, url_prefix="/api")
+
+_POOL = scheduler.default_pool()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
+def tick(event: Any) -> dict[str, object]:
+    """Finds due triggers; dispatches up to the budget here and queues the rest for the dispatcher."""
+    # `now` comes from the clock, never from the event (a retried invocation carries a stale time).
+    send = sqs_sender(SETTINGS.dispatch_queue_url) if SETTINGS.dispatch_queue_url else None
+    summary = scheduler.tick(runtime.now(), runtime.new_id, _POOL, SETTINGS.tick_budget_triggers, send)
+    report = summary.as_dict()
+    log("tick", summary=report)
+    metrics(
+        {
+            "DueTriggers": summary.due,
+            "TickLagSeconds": summary.lag_seconds,
+            "SlotsDropped": summary.dropped_slots,
+            "DispatchErrors": summary.errors,
+            "TickDurationSeconds": summary.duration_seconds,
+            "QueuedTriggers": summary.queued,
+        }
+    )
+    for status, count in summary.runs.items():
+        metrics({"RunsDispatched": count}, {"Source": "schedule", "Status": status})
+    return report
+
+
+@app.on_sqs_message(queue=SETTINGS.dispatch_queue_name, batch_size=1, name="dispatch")
+def dispatch(event: Any) -> None:
+    """Dispatches a batch the tick queued; a duplicate delivery is harmless (slot claims)."""
+    for record in event:
+        ids = decode_batch(record.body)
+        outcomes = scheduler.dispatch_all(ids, runtime.now(), runtime.new_id, _POOL)
+        errors = sum(outcome.errors for outcome in outcomes)
+        log("dispatch batch", triggers=len(ids), errors=errors)
+        metrics({"DispatchErrors": errors, "DispatchedTriggers": len(ids)})
+        if errors:
+            # Let SQS redeliver the batch (and dead-letter it if it keeps failing); claims keep it exactly once.
+            raise RuntimeError(f"{errors} of {len(ids)} triggers failed to dispatch")

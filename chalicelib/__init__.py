@@ -1,0 +1,3 @@
+"""Routines: recurring work for AI agents."""
+
+__version__ = "0.1.0"

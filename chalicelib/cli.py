@@ -33,8 +33,13 @@ def _parser() -> argparse.ArgumentParser:
 
     tick = commands.add_parser("tick", help="run one scheduler tick and print its summary")
     tick.add_argument("--now", help="the tick's time, ISO-8601 (default: the clock)")
-    tick.add_argument("--data-dir", type=Path, default=None, help="local stack to tick (default: .routines, "
-                      "or the AWS tables named by ROUTINES_TABLE_PREFIX when it is set)")
+    tick.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="local stack to tick (default: .routines, "
+        "or the AWS tables named by ROUTINES_TABLE_PREFIX when it is set)",
+    )
     tick.set_defaults(handler=_tick)
 
     cron = commands.add_parser("cron", help="explain a cron expression and list its next fire times")
@@ -60,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_admin(commands: Any) -> None:
     admin = commands.add_parser(
-        "admin", help="manage companies, agents and keys directly in the tables",
+        "admin",
+        help="manage companies, agents and keys directly in the tables",
         description="Works on the local stack (--data-dir) or, when ROUTINES_TABLE_PREFIX and AWS "
         "credentials are set, on real DynamoDB.",
     )
@@ -158,7 +164,7 @@ def _webhook_fire(args: argparse.Namespace) -> int:
         headers["Idempotency-Key"] = args.idempotency_key
     request = urllib.request.Request(args.url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             status, text = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read().decode()
@@ -191,15 +197,25 @@ def _admin(args: argparse.Namespace) -> None:
         _print({"agentId": agent.id, "token": auth.issue_key(principal, args.label, to_iso(now))})
     elif args.action == "create-board-key":
         companies = frozenset(args.company) if args.company else None
-        _print({"companies": sorted(companies) if companies else "all",
-                "token": directory.create_board_key(companies, args.label, now)})
+        _print(
+            {
+                "companies": sorted(companies) if companies else "all",
+                "token": directory.create_board_key(companies, args.label, now),
+            }
+        )
     else:
-        _print([
-            {"id": c.id, "name": c.name, "issuePrefix": c.issue_prefix,
-             "agents": [{"id": a.id, "name": a.name, "status": a.status} for a in store.list_agents(c.id)],
-             "projects": [{"id": p.id, "name": p.name} for p in store.list_projects(c.id)]}
-            for c in store.list_companies(None)
-        ])
+        _print(
+            [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "issuePrefix": c.issue_prefix,
+                    "agents": [{"id": a.id, "name": a.name, "status": a.status} for a in store.list_agents(c.id)],
+                    "projects": [{"id": p.id, "name": p.name} for p in store.list_projects(c.id)],
+                }
+                for c in store.list_companies(None)
+            ]
+        )
 
 
 def _print(value: Any) -> None:

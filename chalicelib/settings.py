@@ -13,6 +13,7 @@ class Settings:
     secret_access_key: str | None
     public_base_url: str | None
     dispatch_queue_url: str | None
+    dispatch_queue_name: str
     due_shards: int
     tick_budget_triggers: int
     tick_budget_seconds: float
@@ -30,6 +31,7 @@ def load_settings() -> Settings:
         secret_access_key=env.get("ROUTINES_DYNAMODB_SECRET_ACCESS_KEY") or None,
         public_base_url=env.get("ROUTINES_PUBLIC_URL") or None,
         dispatch_queue_url=env.get("ROUTINES_DISPATCH_QUEUE_URL") or None,
+        dispatch_queue_name=env.get("ROUTINES_DISPATCH_QUEUE_NAME", "routines-dispatch"),
         due_shards=int(env.get("ROUTINES_DUE_SHARDS", "16")),
         tick_budget_triggers=int(env.get("ROUTINES_TICK_BUDGET_TRIGGERS", "200")),
         tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", "40")),

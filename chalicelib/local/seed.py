@@ -4,8 +4,8 @@ from typing import Any
 
 from chalicelib import runtime
 from chalicelib.domain.models import Principal
-from chalicelib.services import auth, directory
 from chalicelib.domain.timefmt import to_iso
+from chalicelib.services import auth, directory
 
 
 def seed_demo() -> dict[str, Any]:

@@ -19,9 +19,7 @@ class ApiServer:
         from app import app
 
         self.server: LocalDevServer = create_local_server(app, config, host, port)
-        self.thread = threading.Thread(
-            target=self.server.server.serve_forever, name="api", daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.server.serve_forever, name="api", daemon=True)
 
     def start(self) -> "ApiServer":
         self.thread.start()

@@ -113,7 +113,9 @@ def _demo(data_dir: Path) -> dict[str, Any]:
 
 def _dynamodb_info(database: LocalDatabase) -> dict[str, str]:
     return {
-        "endpoint": database.endpoint, "region": REGION, "accessKeyId": database.access_key_id,
+        "endpoint": database.endpoint,
+        "region": REGION,
+        "accessKeyId": database.access_key_id,
         "tablePrefix": TABLE_PREFIX,
     }
 
@@ -139,17 +141,17 @@ def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | N
     print(
         f"""
 Routines is running.
-  API          {info['baseUrl']}
-  company      {info['companyId']}
-  project      {info['projectId']}
-  board key    {info['boardApiKey']}
-  agent Alpha  {alpha['id']}  key {alpha['apiKey']}
-  agent Bravo  {info['agents'][1]['id']}  key {info['agents'][1]['apiKey']}
+  API          {info["baseUrl"]}
+  company      {info["companyId"]}
+  project      {info["projectId"]}
+  board key    {info["boardApiKey"]}
+  agent Alpha  {alpha["id"]}  key {alpha["apiKey"]}
+  agent Bravo  {info["agents"][1]["id"]}  key {info["agents"][1]["apiKey"]}
   tick         {tick}
-  details      {data_dir / 'dev.json'}
+  details      {data_dir / "dev.json"}
 
 Try:
-  curl -s -H "Authorization: Bearer {info['boardApiKey']}" {info['baseUrl']}/companies/{info['companyId']}/routines
+  curl -s -H "Authorization: Bearer {info["boardApiKey"]}" {info["baseUrl"]}/companies/{info["companyId"]}/routines
 
 Ctrl-C stops everything.
 """,

@@ -1,7 +1,5 @@
 """The DynamoDB tables as pynamodb models: the single source of the schema (local creation and infra)."""
 
-from typing import Any
-
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -15,31 +13,29 @@ from pynamodb.models import Model
 from chalicelib.settings import SETTINGS
 
 
-def _meta(name: str) -> type:
-    class Meta:
-        table_name = f"{SETTINGS.table_prefix}-{name}"
-        region = SETTINGS.region
-        host = SETTINGS.dynamodb_endpoint
-        aws_access_key_id = SETTINGS.access_key_id
-        aws_secret_access_key = SETTINGS.secret_access_key
-        billing_mode = "PAY_PER_REQUEST"
-        # Lambda wants to fail fast rather than hang on pynamodb's 15 s / 30 s defaults.
-        connect_timeout_seconds = 3
-        read_timeout_seconds = 10
-        max_retry_attempts = 3
-        max_pool_connections = 64
-
-    return Meta
+class _TableMeta:
+    region = SETTINGS.region
+    host = SETTINGS.dynamodb_endpoint
+    aws_access_key_id = SETTINGS.access_key_id
+    aws_secret_access_key = SETTINGS.secret_access_key
+    billing_mode = "PAY_PER_REQUEST"
+    # Lambda wants to fail fast rather than hang on pynamodb's 15 s / 30 s defaults.
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 10
+    max_retry_attempts = 3
+    max_pool_connections = 64
 
 
-def _index_meta(name: str, projection: Any) -> type:
-    return type("Meta", (), {"index_name": name, "projection": projection})
+def prefixed(name: str) -> str:
+    return f"{SETTINGS.table_prefix}-{name}"
 
 
 class DirectoryItem(Model):
     """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`) and goals (`GOAL#id`)."""
 
-    Meta = _meta("directory")
+    class Meta(_TableMeta):
+        table_name = prefixed("directory")
+
     companyId = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute(null=True)
@@ -55,7 +51,10 @@ class DirectoryItem(Model):
 
 
 class PrincipalIndex(GlobalSecondaryIndex["ApiKeyItem"]):
-    Meta = _index_meta("byPrincipal", AllProjection())
+    class Meta:
+        index_name = "byPrincipal"
+        projection = AllProjection()
+
     principalId = UnicodeAttribute(hash_key=True)
     createdAt = UnicodeAttribute(range_key=True)
 
@@ -63,7 +62,9 @@ class PrincipalIndex(GlobalSecondaryIndex["ApiKeyItem"]):
 class ApiKeyItem(Model):
     """Agent and board keys, by the SHA-256 of the key (the key itself is never stored)."""
 
-    Meta = _meta("api-keys")
+    class Meta(_TableMeta):
+        table_name = prefixed("api-keys")
+
     keyHash = UnicodeAttribute(hash_key=True)
     principalId = UnicodeAttribute()
     kind = UnicodeAttribute()
@@ -79,7 +80,10 @@ class ApiKeyItem(Model):
 
 
 class RoutinesByCompany(GlobalSecondaryIndex["RoutineItem"]):
-    Meta = _index_meta("byCompany", AllProjection())
+    class Meta:
+        index_name = "byCompany"
+        projection = AllProjection()
+
     companyId = UnicodeAttribute(hash_key=True)
     updatedAt = UnicodeAttribute(range_key=True)
 
@@ -87,7 +91,9 @@ class RoutinesByCompany(GlobalSecondaryIndex["RoutineItem"]):
 class RoutineItem(Model):
     """Routines; `openIssues` holds `<issueId>:<originRunId>` of every open execution issue."""
 
-    Meta = _meta("routines")
+    class Meta(_TableMeta):
+        table_name = prefixed("routines")
+
     id = UnicodeAttribute(hash_key=True)
     companyId = UnicodeAttribute()
     title = UnicodeAttribute()
@@ -112,7 +118,10 @@ class RoutineItem(Model):
 
 
 class TriggersByRoutine(GlobalSecondaryIndex["TriggerItem"]):
-    Meta = _index_meta("byRoutine", AllProjection())
+    class Meta:
+        index_name = "byRoutine"
+        projection = AllProjection()
+
     routineId = UnicodeAttribute(hash_key=True)
     createdAt = UnicodeAttribute(range_key=True)
 
@@ -120,13 +129,18 @@ class TriggersByRoutine(GlobalSecondaryIndex["TriggerItem"]):
 class DueIndex(GlobalSecondaryIndex["TriggerItem"]):
     """Sparse: only enabled schedule triggers of active routines carry `dueShard`."""
 
-    Meta = _index_meta("due", KeysOnlyProjection())
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
     dueShard = UnicodeAttribute(hash_key=True)
     nextRunAt = UnicodeAttribute(range_key=True)
 
 
 class TriggerItem(Model):
-    Meta = _meta("triggers")
+    class Meta(_TableMeta):
+        table_name = prefixed("triggers")
+
     id = UnicodeAttribute(hash_key=True)
     routineId = UnicodeAttribute()
     companyId = UnicodeAttribute()
@@ -153,7 +167,9 @@ class TriggerItem(Model):
 class RunItem(Model):
     """Run history of a routine, newest first by its time-ordered id."""
 
-    Meta = _meta("runs")
+    class Meta(_TableMeta):
+        table_name = prefixed("runs")
+
     routineId = UnicodeAttribute(hash_key=True)
     id = UnicodeAttribute(range_key=True)
     companyId = UnicodeAttribute()
@@ -174,19 +190,27 @@ class RunItem(Model):
 
 
 class IssuesByAssignee(GlobalSecondaryIndex["IssueItem"]):
-    Meta = _index_meta("byAssignee", AllProjection())
+    class Meta:
+        index_name = "byAssignee"
+        projection = AllProjection()
+
     assigneeAgentId = UnicodeAttribute(hash_key=True)
     updatedAt = UnicodeAttribute(range_key=True)
 
 
 class IssuesByCompany(GlobalSecondaryIndex["IssueItem"]):
-    Meta = _index_meta("byCompany", AllProjection())
+    class Meta:
+        index_name = "byCompany"
+        projection = AllProjection()
+
     companyId = UnicodeAttribute(hash_key=True)
     updatedAt = UnicodeAttribute(range_key=True)
 
 
 class IssueItem(Model):
-    Meta = _meta("issues")
+    class Meta(_TableMeta):
+        table_name = prefixed("issues")
+
     id = UnicodeAttribute(hash_key=True)
     companyId = UnicodeAttribute()
     identifier = UnicodeAttribute()
@@ -211,7 +235,9 @@ class IssueItem(Model):
 class ClaimItem(Model):
     """Uniqueness guards (slots, idempotency keys, replays) and id lookups (`public#`, `ref#`)."""
 
-    Meta = _meta("claims")
+    class Meta(_TableMeta):
+        table_name = prefixed("claims")
+
     key = UnicodeAttribute(hash_key=True)
     runId = UnicodeAttribute(null=True)
     routineId = UnicodeAttribute(null=True)

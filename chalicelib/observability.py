@@ -1,0 +1,53 @@
+"""Structured logs and CloudWatch metrics: one JSON line per event, metrics in Embedded Metric Format.
+
+Callers pass only fields they chose: no request body, header, key, secret or signature is ever logged.
+"""
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.settings import SETTINGS
+
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
+    """One JSON line: `{"level", "message", "timestamp", ...fields}`."""
+    if _LEVELS.get(level, 20) < _LEVELS.get(SETTINGS.log_level.upper(), 20):
+        return
+    record = {"level": level, "message": message, "timestamp": _now_ms(), "service": "routines"}
+    record.update({key: value for key, value in fields.items() if value is not None})
+    print(json.dumps(record, default=str), flush=True)
+
+
+def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
+    """Emits metrics as one EMF line (CloudWatch extracts them from the Lambda log, no API call)."""
+    if not values:
+        return
+    dims = dict(dimensions or {})
+    document: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": _now_ms(),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": SETTINGS.metrics_namespace,
+                    "Dimensions": [sorted(dims)],
+                    "Metrics": [{"Name": name, "Unit": _unit(name)} for name in values],
+                }
+            ],
+        },
+        **dims,
+        **values,
+        **{key: value for key, value in context.items() if value is not None},
+    }
+    print(json.dumps(document, default=str), flush=True)
+
+
+def _unit(name: str) -> str:
+    return "Seconds" if name.endswith("Seconds") else "Count"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
