@@ -53,7 +53,7 @@ class Call:
             raise errors.PayloadTooLarge(f"Request body is over {MAX_API_BODY_BYTES} bytes")
         try:
             data = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise errors.BadRequest("Request body is not valid JSON") from exc
         try:
             return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
