@@ -1,5 +1,6 @@
 """The Chalice app: the API under /api, the every-minute tick and the SQS dispatcher."""
 
+import functools
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -18,12 +19,19 @@ for blueprint in (health_api.bp, directory_api.bp, routines_api.bp, issues_api.b
 _POOL = scheduler.default_pool()
 
 
+@functools.cache
+def _send_batch() -> scheduler.SendBatch | None:
+    """Made on the first tick, not at import: the API functions import this module too."""
+    return sqs_sender(SETTINGS.dispatch_queue_url) if SETTINGS.dispatch_queue_url else None
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
 def tick(event: Any) -> dict[str, object]:
     """Finds due triggers; dispatches up to the budget here and queues the rest for the dispatcher."""
     # `now` comes from the clock, never from the event (a retried invocation carries a stale time).
-    send = sqs_sender(SETTINGS.dispatch_queue_url) if SETTINGS.dispatch_queue_url else None
-    summary = scheduler.tick(runtime.now(), runtime.new_id, _POOL, SETTINGS.tick_budget_triggers, send)
+    summary = scheduler.tick(
+        runtime.now(), runtime.new_id, _POOL, SETTINGS.tick_budget_triggers, _send_batch(), SETTINGS.tick_budget_seconds
+    )
     report = summary.as_dict()
     log("tick", summary=report)
     metrics(

@@ -1,4 +1,4 @@
-"""The `routines` command: dev, tick, admin, cron, webhook."""
+"""The `routines` command: dev, tick, admin, cron, webhook, package."""
 
 import argparse
 import json
@@ -9,6 +9,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from chalicelib import packaging
 
 DEFAULT_DATA_DIR = Path(".routines")
 
@@ -32,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     tick = commands.add_parser("tick", help="run one scheduler tick and print its summary")
-    tick.add_argument("--now", help="the tick's time, ISO-8601 (default: the clock)")
+    tick.add_argument("--now", type=_instant, help="the tick's time, ISO-8601 (default: the clock)")
     tick.add_argument(
         "--data-dir",
         type=Path,
@@ -46,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("expression", help='5 fields, e.g. "0 9 * * MON"')
     cron.add_argument("--tz", default="UTC", help="IANA time zone (UTC)")
     cron.add_argument("--next", type=int, default=5, help="how many fire times to list (5)")
-    cron.add_argument("--after", help="list fire times after this ISO-8601 instant (default: now)")
+    cron.add_argument("--after", type=_instant, help="list fire times after this ISO-8601 instant (default: now)")
     cron.set_defaults(handler=_cron)
 
     webhook = commands.add_parser("webhook", help="send signed webhook deliveries (for testing triggers)")
@@ -60,7 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     fire.set_defaults(handler=_webhook_fire)
 
     _add_admin(commands)
+    packaging.add_command(commands)
     return parser
+
+
+def _instant(text: str) -> datetime:
+    """An ISO-8601 instant; without an offset it is UTC."""
+    from chalicelib.domain.timefmt import from_iso
+
+    try:
+        return from_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}") from None
 
 
 def _add_admin(commands: Any) -> None:
@@ -113,19 +126,18 @@ def _connect(data_dir: Path | None) -> None:
 def _tick(args: argparse.Namespace) -> None:
     _connect(args.data_dir)
     from chalicelib import runtime
-    from chalicelib.domain.timefmt import from_iso
+    from chalicelib.domain.timefmt import to_iso
     from chalicelib.services.scheduler import default_pool, tick
 
-    now = from_iso(args.now) if args.now else runtime.now()
+    now = args.now or runtime.now()
     with default_pool() as pool:
         summary = tick(now, runtime.new_id, pool, budget=1_000_000)
-    print(json.dumps({"now": now.isoformat(), **summary.as_dict()}, indent=2))
+    print(json.dumps({"now": to_iso(now), **summary.as_dict()}, indent=2))
 
 
 def _cron(args: argparse.Namespace) -> int:
     from chalicelib.domain.cron import describe, next_fire_after, parse_schedule
     from chalicelib.domain.errors import Invalid
-    from chalicelib.domain.timefmt import from_iso
 
     try:
         schedule = parse_schedule(args.expression, args.tz)
@@ -133,7 +145,7 @@ def _cron(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     print(f"{schedule.expression} ({schedule.timezone}): {describe(schedule)}")
-    moment = from_iso(args.after) if args.after else datetime.now(UTC)
+    moment = args.after or datetime.now(UTC)
     for _ in range(args.next):
         fire = next_fire_after(schedule, moment)
         if fire is None:

@@ -16,11 +16,7 @@ RUNS_DEFAULT, RUNS_MAX = 50, 200
 @route(bp, "/companies/{companyId}/routines", methods=("POST",), status=201)
 def create_routine(call: Call, companyId: str) -> dict[str, Any]:
     fields = call.body(schemas.CreateRoutine).fields()
-    return render.routine(
-        routines.create_routine(
-            call.principal, companyId, fields, call.now, runtime.new_id
-        )
-    )
+    return render.routine(routines.create_routine(call.principal, companyId, fields, call.now, runtime.new_id))
 
 
 @route(bp, "/companies/{companyId}/routines")
@@ -37,9 +33,7 @@ def get_routine(call: Call, routineId: str) -> dict[str, Any]:
 @route(bp, "/routines/{routineId}", methods=("PATCH",))
 def update_routine(call: Call, routineId: str) -> dict[str, Any]:
     fields = call.body(schemas.UpdateRoutine).fields()
-    return render.routine(
-        routines.update_routine(call.principal, routineId, fields, call.now)
-    )
+    return render.routine(routines.update_routine(call.principal, routineId, fields, call.now))
 
 
 @route(bp, "/routines/{routineId}/runs")
@@ -49,7 +43,7 @@ def list_runs(call: Call, routineId: str) -> list[dict[str, Any]]:
 
 
 def _limit(text: str | None) -> int:
-    """Default 50, clamped to 1–200; anything non-numeric is the default, as in the reference."""
+    """Default 50, clamped to 1-200; anything non-numeric is the default, as in the reference."""
     try:
         return min(max(int(text or RUNS_DEFAULT), 1), RUNS_MAX)
     except ValueError:
@@ -60,16 +54,12 @@ def _limit(text: str | None) -> int:
 def run_routine(call: Call, routineId: str) -> dict[str, Any]:
     fields = call.body(schemas.RunRoutine).fields()
     routine = routines.load_routine(routineId)
-    return render.run(
-        runs.run_routine(call.principal, routine, fields, call.now, runtime.new_id)
-    )
+    return render.run(runs.run_routine(call.principal, routine, fields, call.now, runtime.new_id))
 
 
 @route(bp, "/routines/{routineId}/triggers", methods=("POST",), status=201)
 def create_trigger(call: Call, routineId: str) -> dict[str, Any]:
-    fields = call.body(
-        schemas.CreateTrigger
-    ).fields()  # a discriminated union by `kind`
+    fields = call.body(schemas.CreateTrigger).fields()  # a discriminated union by `kind`
     routine = routines.load_routine(routineId)
     trigger, material = triggers.create_trigger(
         call.principal, routine, fields, call.base_url, call.now, runtime.new_id
@@ -96,9 +86,8 @@ def delete_trigger(call: Call, triggerId: str) -> None:
 
 @route(bp, "/routine-triggers/{triggerId}/rotate-secret", methods=("POST",))
 def rotate_secret(call: Call, triggerId: str) -> dict[str, Any]:
-    trigger, material = triggers.rotate_secret(
-        call.principal, triggerId, call.base_url, call.now
-    )
+    call.body(schemas.AnyObject)
+    trigger, material = triggers.rotate_secret(call.principal, triggerId, call.base_url, call.now)
     return {
         "trigger": render.trigger(trigger, call.base_url),
         "secretMaterial": render.secret_material(material),

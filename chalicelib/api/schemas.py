@@ -7,11 +7,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from chalicelib.domain.models import (
     AgentStatus,
@@ -25,17 +29,12 @@ from chalicelib.domain.signing import SigningMode
 
 Uuid = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    ),
+    StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
     AfterValidator(str.lower),
 ]
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+# `pattern` changes no validation (stripping comes first); it tells the document that blanks do not count.
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True)]
@@ -44,9 +43,7 @@ ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True)]
 class Body(BaseModel):
     """camelCase on the wire, unknown keys rejected."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid"
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     _not_null: ClassVar[tuple[str, ...]] = ()
 
@@ -56,6 +53,18 @@ class Body(BaseModel):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{to_camel(name)} cannot be null")
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The OpenAPI document says what `_reject_nulls` enforces: these may be left out, not null."""
+        schema = handler(core_schema)
+        properties = handler.resolve_ref_schema(schema)["properties"]
+        for name in cls._not_null:
+            field = properties[to_camel(name)]
+            kept = [item for item in field.pop("anyOf") if item != {"type": "null"}]
+            field.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+            field.pop("default", None)
+        return schema
 
     def fields(self) -> dict[str, Any]:
         """The fields the caller sent, by their Python names."""
@@ -92,17 +101,15 @@ class UpdateRoutine(Body):
 
 class _TriggerBase(Body):
     label: Label | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class CreateScheduleTrigger(_TriggerBase):
     kind: Literal["schedule"]
     cron_expression: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
     ]
-    timezone: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=64)
-    ] = "UTC"
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
 
 
 class CreateWebhookTrigger(_TriggerBase):
@@ -125,15 +132,17 @@ CreateTrigger = TypeAdapter(
 
 class UpdateTrigger(Body):
     label: Label | None = None
-    enabled: bool | None = None
-    cron_expression: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
-    ) = None
-    timezone: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
-    ) = None
+    enabled: StrictBool | None = None
+    cron_expression: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
     signing_mode: SigningMode | None = None
     replay_window_sec: ReplayWindow | None = None
+
+    _not_null = ("enabled",)
+
+
+# The reference accepts any object as the rotate-secret body; it must still be a JSON object.
+AnyObject = TypeAdapter(dict[str, Any])
 
 
 class RunRoutine(Body):
@@ -141,18 +150,13 @@ class RunRoutine(Body):
     trigger_id: Uuid | None = None
     payload: dict[str, Any] | None = None
     idempotency_key: (
-        Annotated[
-            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
-        ]
-        | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"\S")] | None
     ) = None
 
 
 class CreateCompany(Body):
     name: Name
-    issue_prefix: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None
-    ) = None
+    issue_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None = None
 
 
 class CreateAgent(Body):

@@ -38,6 +38,9 @@ class Schedule:
     timezone: str
 
 
+# The tick parses every due trigger's stored expression, and most triggers share a few expressions:
+# validating one costs as much as finding its next fire time (bench/RESULTS.md, cron), so keep the answers.
+@functools.lru_cache(maxsize=4096)
 def parse_schedule(expression: str, timezone: str) -> Schedule:
     """Validate an expression and a timezone (empty means UTC), or raise `Invalid`."""
     zone = _valid_timezone(timezone)

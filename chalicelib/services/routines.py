@@ -21,6 +21,7 @@ from chalicelib.domain.policies import assignee_problem
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company, require_manage
+from chalicelib.services.directory import get_company
 from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, routines, runs
 
@@ -51,7 +52,7 @@ def create_routine(
     new_id: IdFactory,
 ) -> Routine:
     """Creates a routine; `active` without an assignee is stored as a paused draft."""
-    require_company(principal, company_id)
+    get_company(principal, company_id)
     if principal.is_agent and fields.get("assignee_agent_id") != principal.agent_id:
         raise Forbidden("Agents can only manage routines assigned to themselves")
     stamp = to_iso(now)
@@ -66,8 +67,7 @@ def create_routine(
         parent_issue_id=fields.get("parent_issue_id"),
         priority=fields.get("priority") or Priority.medium,
         status=fields.get("status") or RoutineStatus.active,
-        concurrency_policy=fields.get("concurrency_policy")
-        or ConcurrencyPolicy.coalesce_if_active,
+        concurrency_policy=fields.get("concurrency_policy") or ConcurrencyPolicy.coalesce_if_active,
         catch_up_policy=fields.get("catch_up_policy") or CatchUpPolicy.skip_missed,
         created_at=stamp,
         updated_at=stamp,
@@ -81,17 +81,11 @@ def create_routine(
     return routine
 
 
-def update_routine(
-    principal: Principal, routine_id: str, fields: dict[str, Any], now: datetime
-) -> Routine:
+def update_routine(principal: Principal, routine_id: str, fields: dict[str, Any], now: datetime) -> Routine:
     """Applies a partial change; archived is terminal, and `active` needs an assignee."""
     routine = load_routine(routine_id)
     require_manage(principal, routine)
-    if (
-        principal.is_agent
-        and "assignee_agent_id" in fields
-        and fields["assignee_agent_id"] != principal.agent_id
-    ):
+    if principal.is_agent and "assignee_agent_id" in fields and fields["assignee_agent_id"] != principal.agent_id:
         raise Forbidden("Agents can only assign routines to themselves")
     changed = replace(
         routine,
@@ -114,10 +108,7 @@ def update_routine(
 
 
 def _settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:
-    if (
-        before.status == RoutineStatus.archived
-        and after.status != RoutineStatus.archived
-    ):
+    if before.status == RoutineStatus.archived and after.status != RoutineStatus.archived:
         raise Conflict("Archived routines cannot be reactivated")
     if after.status == RoutineStatus.active and after.assignee_agent_id is None:
         if explicit:
@@ -130,17 +121,16 @@ def _index_triggers(routine: Routine, now: datetime) -> None:
     """Puts the routine's schedule triggers in or out of the `due` index; activation reschedules from now."""
     for trigger in routines.list_triggers(routine.id):
         if routine.status == RoutineStatus.active:
-            trigger = reschedule(trigger, now)
-        routines.set_due(trigger, routine.status)
+            routines.set_due(reschedule(trigger, now), routine.status)
+        else:
+            routines.unindex_if_inactive(trigger)
 
 
 def check_references(routine: Routine, fields: dict[str, Any]) -> None:
     """Project, goal, parent issue and assignee named in `fields` must exist in the routine's company."""
     company_id = routine.company_id
     if fields.get("project_id"):
-        _check_directory_ref(
-            company_id, fields["project_id"], directory.get_project, "Project"
-        )
+        _check_directory_ref(company_id, fields["project_id"], directory.get_project, "Project")
     if fields.get("goal_id"):
         _check_directory_ref(company_id, fields["goal_id"], directory.get_goal, "Goal")
     if fields.get("parent_issue_id"):
@@ -163,9 +153,7 @@ def _check_directory_ref(company_id: str, entity_id: str, get: Any, noun: str) -
 
 def check_assignable(company_id: str, agent_id: str) -> None:
     agent = directory.get_agent(company_id, agent_id)
-    problem = assignee_problem(
-        agent, company_id, None if agent else directory.owner_of(agent_id)
-    )
+    problem = assignee_problem(agent, company_id, None if agent else directory.owner_of(agent_id))
     if problem:
         raise problem
 
@@ -187,11 +175,9 @@ def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
     )
 
 
-def list_routines(
-    principal: Principal, company_id: str, project_id: str | None
-) -> list[RoutineDetail]:
+def list_routines(principal: Principal, company_id: str, project_id: str | None) -> list[RoutineDetail]:
     """The company's routines, newest change first, each with its triggers, last run and active issue."""
-    require_company(principal, company_id)
+    get_company(principal, company_id)
     found = routines.list_routines(company_id, project_id)
     return list(_POOL.map(lambda routine: _detail(routine, 1), found))
 

@@ -12,7 +12,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.domain.cron import parse_schedule
+from chalicelib.domain.cron import Schedule, next_fire_after, parse_schedule
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.models import (
@@ -32,17 +32,19 @@ from chalicelib.services.runs import (
     slot_claim,
     start_run,
 )
-from chalicelib.store import routines
+from chalicelib.store import routines, runs
 from chalicelib.store.runs import Advance
 
 logger = logging.getLogger("routines.scheduler")
 SendBatch = Callable[[list[str]], None]
 BATCH_SIZE = 25
+# Dispatch in chunks so the seconds budget is checked while the pool stays busy.
+_CHUNK = 4 * BATCH_SIZE
 
 
 @dataclass
 class Outcome:
-    """What one due trigger did in a tick."""
+    """What one due trigger did in this tick: the runs it wrote, not those an earlier tick wrote."""
 
     runs: Counter[str] = field(default_factory=Counter)
     dropped_slots: int = 0
@@ -82,44 +84,44 @@ def tick(
     pool: Executor,
     budget: int,
     send_batch: SendBatch | None = None,
+    budget_seconds: float | None = None,
 ) -> TickSummary:
-    """One tick at `now`: up to `budget` due triggers here, the rest in batches to `send_batch` (SQS)."""
+    """One tick at `now`: dispatches up to `budget` due triggers here, within `budget_seconds`;
+    with `send_batch` (SQS) the rest goes out in batches for other invocations, otherwise it is done here."""
     started = time.monotonic()
     due = find_due(now, pool)
     summary = TickSummary(due=len(due))
     if due:
-        summary.lag_seconds = (
-            now - from_iso(min(next_run for _, next_run in due))
-        ).total_seconds()
+        summary.lag_seconds = (now - from_iso(min(next_run for _, next_run in due))).total_seconds()
     ids = [trigger_id for trigger_id, _ in due]
-    if send_batch is not None and len(ids) > budget:
-        for start in range(budget, len(ids), BATCH_SIZE):
-            send_batch(ids[start : start + BATCH_SIZE])
-        summary.queued = len(ids) - budget
+    if send_batch is not None:
+        summary.queued += _queue(ids[budget:], send_batch)
         ids = ids[:budget]
-    for outcome in dispatch_all(ids, now, new_id, pool):
-        summary.add(outcome)
+    for start in range(0, len(ids), _CHUNK):
+        if send_batch is not None and budget_seconds and time.monotonic() - started > budget_seconds:
+            summary.queued += _queue(ids[start:], send_batch)
+            break
+        for outcome in dispatch_all(ids[start : start + _CHUNK], now, new_id, pool):
+            summary.add(outcome)
     summary.duration_seconds = time.monotonic() - started
     return summary
+
+
+def _queue(trigger_ids: list[str], send_batch: SendBatch) -> int:
+    for start in range(0, len(trigger_ids), BATCH_SIZE):
+        send_batch(trigger_ids[start : start + BATCH_SIZE])
+    return len(trigger_ids)
 
 
 def find_due(now: datetime, pool: Executor) -> list[tuple[str, str]]:
     """(trigger id, nextRunAt) of every due trigger: one query per shard of the sparse index, in parallel."""
     stamp = to_iso(now)
-    shards = pool.map(
-        lambda shard: routines.due_in_shard(shard, stamp), routines.all_due_shards()
-    )
-    return sorted(
-        (pair for shard in shards for pair in shard), key=lambda pair: pair[1]
-    )
+    shards = pool.map(lambda shard: routines.due_in_shard(shard, stamp), routines.all_due_shards())
+    return sorted((pair for shard in shards for pair in shard), key=lambda pair: pair[1])
 
 
-def dispatch_all(
-    trigger_ids: Iterable[str], now: datetime, new_id: IdFactory, pool: Executor
-) -> list[Outcome]:
-    return list(
-        pool.map(lambda trigger_id: dispatch_due(trigger_id, now, new_id), trigger_ids)
-    )
+def dispatch_all(trigger_ids: Iterable[str], now: datetime, new_id: IdFactory, pool: Executor) -> list[Outcome]:
+    return list(pool.map(lambda trigger_id: dispatch_due(trigger_id, now, new_id), trigger_ids))
 
 
 def dispatch_due(trigger_id: str, now: datetime, new_id: IdFactory) -> Outcome:
@@ -133,9 +135,7 @@ def dispatch_due(trigger_id: str, now: datetime, new_id: IdFactory) -> Outcome:
     return outcome
 
 
-def _dispatch(
-    trigger_id: str, now: datetime, new_id: IdFactory, outcome: Outcome
-) -> None:
+def _dispatch(trigger_id: str, now: datetime, new_id: IdFactory, outcome: Outcome) -> None:
     # The index may be stale (eventually consistent, or behind a pause): trust only a consistent read.
     trigger = routines.get_trigger(trigger_id)
     if trigger is None or not _is_due(trigger, now):
@@ -143,40 +143,83 @@ def _dispatch(
     assert trigger.next_run_at
     routine = routines.get_routine(trigger.routine_id)
     if routine is None or routine.status != RoutineStatus.active:
-        routines.set_due(trigger, routine.status if routine else RoutineStatus.archived)
+        routines.unindex_if_inactive(trigger)
         return
     schedule = parse_schedule(trigger.cron_expression or "", trigger.timezone or "UTC")
-    plan = plan_slots(
-        schedule,
-        from_iso(trigger.next_run_at),
-        now,
-        CatchUpPolicy(routine.catch_up_policy),
-    )
-    # The last write of the plan carries the advance, so firing and advancing commit together.
-    advance = Advance(trigger.next_run_at, iso_or_none(plan.next_run_at))
+    firing = _Firing(routine, trigger, schedule, now, _Minted(new_id), outcome)
+    advance = Advance(trigger.next_run_at, iso_or_none(next_fire_after(schedule, now)))
     try:
-        if plan.dropped:
-            record_dropped(
-                routine,
-                trigger,
-                plan.dropped,
-                now,
-                new_id,
-                None if plan.fire else advance,
-            )
-            outcome.dropped_slots += plan.dropped.count
-        for index, slot in enumerate(plan.fire):
-            if index:
-                routine = _reread(
-                    routine.id
-                )  # the previous slot changed its open issues
-            last = index == len(plan.fire) - 1
-            run = _fire_slot(
-                routine, trigger, to_iso(slot), now, new_id, advance if last else None
-            )
-            outcome.runs[run.status] += 1
+        firing.fire(firing.plan(from_iso(trigger.next_run_at)), advance)
     except TriggerNotActive:
         return  # paused, disabled or advanced by another tick meanwhile: the next tick re-reads
+
+
+class _Minted:
+    """An id factory that remembers its ids: a run with another id was written by an earlier tick."""
+
+    def __init__(self, new_id: IdFactory) -> None:
+        self._new_id = new_id
+        self.ids: set[str] = set()
+
+    def __call__(self) -> str:
+        made = self._new_id()
+        self.ids.add(made)
+        return made
+
+
+@dataclass
+class _Firing:
+    """One due trigger in one tick: its slots are recorded or fired in time order, the advance last."""
+
+    routine: Routine
+    trigger: Trigger
+    schedule: Schedule
+    now: datetime
+    new_id: _Minted
+    outcome: Outcome
+
+    def plan(self, due: datetime) -> list[datetime]:
+        """Records the slots from `due` to now that will never fire; returns those to fire, oldest first.
+
+        A record written by an earlier tick that then crashed holds that tick's decision: its slots
+        fire as it planned them, and only the slots after its `now` are planned afresh. Planning
+        again from scratch would drop, unrecorded, the slots between its plan and ours.
+        """
+        policy = CatchUpPolicy(self.routine.catch_up_policy)
+        plan = plan_slots(self.schedule, due, self.now, policy)
+        if plan.dropped is None:
+            return list(plan.fire)
+        record = record_dropped(self.routine, self.trigger, plan.dropped, self.now, self.new_id, None)
+        if record.id in self.new_id.ids:
+            self.outcome.dropped_slots += plan.dropped.count
+            return list(plan.fire)
+        decided_at = min(from_iso(record.triggered_at), self.now)
+        decided = plan_slots(self.schedule, due, decided_at, policy)
+        rest = decided.next_run_at
+        if rest is None or rest > self.now:
+            return list(decided.fire)
+        return [*decided.fire, *self.plan(rest)]
+
+    def fire(self, slots: list[datetime], advance: Advance) -> None:
+        """Fires each slot once; the last slot's transaction also advances the trigger."""
+        if not slots:
+            # Nothing fires: advance after the dropped-slots record, which a retry finds by its claim.
+            runs.advance_trigger(self.trigger.id, advance)
+            return
+        for index, slot in enumerate(slots):
+            if index:  # the previous slot changed the routine's open issues
+                self.routine = _reread(self.routine.id)
+            last = index == len(slots) - 1
+            run = _fire_slot(
+                self.routine,
+                self.trigger,
+                to_iso(slot),
+                self.now,
+                self.new_id,
+                advance if last else None,
+            )
+            if run.id in self.new_id.ids:
+                self.outcome.runs[run.status] += 1
 
 
 def _is_due(trigger: Trigger, now: datetime) -> bool:
@@ -219,9 +262,7 @@ def _fire_slot(
     except TriggerNotActive:
         raise
     except DomainError as error:
-        return record_failure(
-            routine, trigger, error, now, new_id, claim, slot, advance
-        )
+        return record_failure(routine, trigger, error, now, new_id, claim, slot, advance)
 
 
 def default_pool() -> ThreadPoolExecutor:

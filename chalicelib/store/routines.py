@@ -1,8 +1,10 @@
 """Routines and their triggers."""
 
 import hashlib
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import (
     ConcurrencyPolicy,
@@ -16,7 +18,7 @@ from chalicelib.domain.models import (
 from chalicelib.settings import SETTINGS
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.tables import ClaimItem, RoutineItem, TriggerItem
-from chalicelib.store.tx import Tx
+from chalicelib.store.tx import Tx, TxCancelled
 
 
 class StaleRoutine(Exception):
@@ -32,9 +34,7 @@ def get_routine(routine_id: str) -> Routine | None:
 
 def list_routines(company_id: str, project_id: str | None = None) -> list[Routine]:
     condition = RoutineItem.projectId == project_id if project_id else None
-    items = RoutineItem.byCompany.query(
-        company_id, filter_condition=condition, scan_index_forward=False
-    )
+    items = RoutineItem.byCompany.query(company_id, filter_condition=condition, scan_index_forward=False)
     return [_routine(item) for item in items]
 
 
@@ -49,9 +49,7 @@ def save_routine(routine: Routine, read_version: int) -> None:
     """
     item = RoutineItem(routine.id)
     actions = [
-        getattr(RoutineItem, name).set(value)
-        if value is not None
-        else getattr(RoutineItem, name).remove()
+        getattr(RoutineItem, name).set(value) if value is not None else getattr(RoutineItem, name).remove()
         for name, value in _config_fields(routine).items()
     ]
     actions.append(RoutineItem.version.set(read_version + 1))
@@ -63,7 +61,7 @@ def save_routine(routine: Routine, read_version: int) -> None:
         raise
 
 
-def _config_fields(routine: Routine) -> dict[str, object]:
+def _config_fields(routine: Routine) -> dict[str, Any]:
     return {
         "title": routine.title,
         "description": routine.description,
@@ -214,18 +212,38 @@ def delete_trigger(trigger: Trigger) -> None:
 
 
 def set_due(trigger: Trigger, routine_status: RoutineStatus) -> None:
-    """Puts the trigger in or out of the `due` index to match its routine's status."""
+    """Puts the trigger in or out of the `due` index to match its routine's status.
+
+    Putting it in requires the trigger to be enabled still, so a racing disable wins.
+    """
     item = TriggerItem(trigger.id)
-    if is_due_candidate(trigger, routine_status):
-        action = TriggerItem.dueShard.set(due_shard(trigger.id))
-        actions = [action, TriggerItem.nextRunAt.set(trigger.next_run_at)]
+    actions: list[Action]
+    condition = TriggerItem.id.exists()
+    if is_due_candidate(trigger, routine_status) and trigger.next_run_at:
+        actions = [TriggerItem.dueShard.set(due_shard(trigger.id)), TriggerItem.nextRunAt.set(trigger.next_run_at)]
+        condition &= TriggerItem.enabled == True  # noqa: E712 - a DynamoDB condition, not a truth test
     else:
         actions = [TriggerItem.dueShard.remove()]
     try:
-        item.update(actions, condition=TriggerItem.id.exists())
+        item.update(actions, condition=condition)
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
+
+
+def unindex_if_inactive(trigger: Trigger) -> None:
+    """Takes the trigger out of the `due` index if its routine is still not active.
+
+    Conditioned on the routine, so it cannot undo a reactivation that indexed the trigger meanwhile.
+    """
+    tx = Tx()
+    inactive = RoutineItem.status.does_not_exist() | (RoutineItem.status != RoutineStatus.active.value)
+    tx.check("routine", RoutineItem(trigger.routine_id), inactive)
+    tx.update("trigger", TriggerItem(trigger.id), [TriggerItem.dueShard.remove()], TriggerItem.id.exists())
+    try:
+        tx.commit()
+    except TxCancelled:
+        return
 
 
 def _trigger_item(trigger: Trigger, routine_status: RoutineStatus) -> TriggerItem:
@@ -271,9 +289,7 @@ def _trigger(item: TriggerItem) -> Trigger:
         public_id=item.publicId,
         secret=item.secret,
         signing_mode=item.signingMode,
-        replay_window_sec=int(item.replayWindowSec)
-        if item.replayWindowSec is not None
-        else None,
+        replay_window_sec=int(item.replayWindowSec) if item.replayWindowSec is not None else None,
         last_rotated_at=item.lastRotatedAt,
     )
 

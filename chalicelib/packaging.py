@@ -1,0 +1,425 @@
+"""`routines package`: a stage's deployable SAM template and deployment.zip, built offline by `chalice package`.
+
+Chalice generates the functions, their roles, the API and the schedule. The merge template built here adds what
+Chalice cannot know: the tables (from the pynamodb models, the single schema source), the dispatch queue and its
+dead-letter queue, least-privilege policies, alarms, and the environment that points the functions at them.
+Only the standard library is imported at module level: the `routines` parser loads this module on every command.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Json = dict[str, Any]
+
+# Logical ids Chalice gives the functions of app.py, and the role it makes for each (autogen_policy is off).
+API, TICK, DISPATCH = "APIHandler", "Tick", "Dispatch"
+ROLES = {API: "ApiHandlerRole", TICK: "TickRole", DISPATCH: "DispatchRole"}
+
+# TransactWriteItems has no IAM action of its own: every item in it needs its Put/Update/Delete/ConditionCheck.
+ITEM_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+]
+INDEX_ACTIONS = ["dynamodb:Query"]
+DIRECTORY_SCAN = ["dynamodb:Scan"]  # store.directory.list_companies: all companies, for all-companies board keys
+QUEUE_CONSUME_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+
+API_THROTTLING = {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+TICK_BUDGET_SECONDS = 40  # the tick's Lambda timeout in .chalice/config.json must exceed it
+MAX_RECEIVES = 5
+TICK_LAG_LIMIT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A Chalice stage as deployed: the names of its resources follow from the stage name."""
+
+    name: str
+    project_dir: Path
+
+    @property
+    def prefix(self) -> str:
+        return f"routines-{self.name}"
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.prefix}-dispatch"
+
+    @property
+    def protected(self) -> bool:
+        return self.name == "prod"
+
+    @property
+    def metrics_namespace(self) -> str:
+        return f"Routines/{self.name}"
+
+    def chalice_config(self, function: str) -> Any:
+        """Chalice's own view of `.chalice/config.json` for one function of this stage."""
+        from chalice.config import Config
+
+        on_disk = json.loads((self.project_dir / ".chalice" / "config.json").read_text())
+        if self.name not in on_disk.get("stages", {}):
+            raise SystemExit(f"No stage {self.name!r} in .chalice/config.json")
+        return Config(chalice_stage=self.name, function_name=function, config_from_disk=on_disk)
+
+
+def merge_template(stage: Stage) -> Json:
+    """Everything `chalice package` does not generate, to be deep-merged into its SAM template."""
+    tables = table_resources(stage)
+    return {
+        "Resources": {
+            **tables,
+            **queue_resources(stage),
+            **policy_resources(tables),
+            **alarm_resources(stage),
+            **function_overrides(stage),
+        },
+        "Outputs": outputs(stage),
+    }
+
+
+def tables() -> dict[str, Any]:
+    """The pynamodb model of each table, by the table's name without its prefix (`runs`, `api-keys`...)."""
+    from chalicelib.settings import SETTINGS
+    from chalicelib.store.tables import ALL_TABLES
+
+    return {model.Meta.table_name.removeprefix(f"{SETTINGS.table_prefix}-"): model for model in ALL_TABLES}
+
+
+def table_resources(stage: Stage) -> Json:
+    """One table per pynamodb model, with the keys and indexes the model declares."""
+    retention = "Retain" if stage.protected else "Delete"
+    return {
+        table_id(name): {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": retention,
+            "UpdateReplacePolicy": retention,
+            "Properties": _table_properties(stage, name, model),
+        }
+        for name, model in tables().items()
+    }
+
+
+def _table_properties(stage: Stage, name: str, model: Any) -> Json:
+    from chalicelib.store.tables import TTL_ATTRIBUTES
+
+    # pynamodb's own create_table schema: the local stack and the tests create their tables from it too.
+    schema = model._get_schema()
+    properties: Json = {
+        "TableName": f"{stage.prefix}-{name}",
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": _unique(schema["attribute_definitions"]),
+        "KeySchema": _hash_first(schema["key_schema"]),
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "DeletionProtectionEnabled": stage.protected,
+    }
+    if schema["global_secondary_indexes"]:
+        properties["GlobalSecondaryIndexes"] = [_index(index) for index in schema["global_secondary_indexes"]]
+    if schema["local_secondary_indexes"]:
+        properties["LocalSecondaryIndexes"] = [_index(index) for index in schema["local_secondary_indexes"]]
+    if model in TTL_ATTRIBUTES:
+        properties["TimeToLiveSpecification"] = {"AttributeName": TTL_ATTRIBUTES[model], "Enabled": True}
+    return properties
+
+
+def table_id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-")) + "Table"
+
+
+def _index(index: Any) -> Json:
+    return {
+        "IndexName": index["index_name"],
+        "KeySchema": _hash_first(index["key_schema"]),
+        "Projection": index["projection"],
+    }
+
+
+def _hash_first(key_schema: Any) -> list[Json]:
+    return sorted((dict(key) for key in key_schema), key=lambda key: key["KeyType"] != "HASH")
+
+
+def _unique(definitions: Any) -> list[Json]:
+    by_name = {definition["AttributeName"]: dict(definition) for definition in definitions}
+    return list(by_name.values())
+
+
+def queue_resources(stage: Stage) -> Json:
+    # Lambda wants the visibility timeout at least the dispatcher's timeout; AWS advises six times.
+    visibility = 6 * int(stage.chalice_config("dispatch").lambda_timeout)
+    return {
+        "DispatchDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{stage.queue_name}-dlq",
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "DispatchQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": stage.queue_name,
+                "VisibilityTimeout": visibility,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": MAX_RECEIVES,
+                },
+            },
+        },
+    }
+
+
+def policy_resources(tables: Json) -> Json:
+    """Separate policies on Chalice's roles: merging into a role's `Policies` list would replace its logs policy."""
+    table_arns = [{"Fn::GetAtt": [table, "Arn"]} for table in tables]
+    index_arns = [
+        {"Fn::Sub": f"${{{table}.Arn}}/index/*"}
+        for table, resource in tables.items()
+        if "GlobalSecondaryIndexes" in resource["Properties"] or "LocalSecondaryIndexes" in resource["Properties"]
+    ]
+    queue_arn = {"Fn::GetAtt": ["DispatchQueue", "Arn"]}
+    return {
+        "TablesPolicy": _policy(
+            "routines-tables",
+            list(ROLES.values()),
+            _statement("Items", ITEM_ACTIONS, table_arns),
+            _statement("IndexQueries", INDEX_ACTIONS, index_arns),
+            _statement("CompanyListing", DIRECTORY_SCAN, [{"Fn::GetAtt": [table_id("directory"), "Arn"]}]),
+        ),
+        "DispatchQueueSendPolicy": _policy(
+            "routines-dispatch-send", [ROLES[TICK]], _statement("SendBatches", ["sqs:SendMessage"], [queue_arn])
+        ),
+        "DispatchQueueConsumePolicy": _policy(
+            "routines-dispatch-consume",
+            [ROLES[DISPATCH]],
+            _statement("ConsumeBatches", QUEUE_CONSUME_ACTIONS, [queue_arn]),
+        ),
+    }
+
+
+def _policy(name: str, roles: list[str], *statements: Json) -> Json:
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": name,
+            "Roles": [{"Ref": role} for role in roles],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+        },
+    }
+
+
+def _statement(sid: str, actions: list[str], resources: list[Any]) -> Json:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    name: str
+    description: str
+    namespace: str
+    metric: str
+    statistic: str
+    threshold: float
+    dimensions: Json = field(default_factory=dict)
+    period: int = 300
+    periods: int = 1
+    datapoints: int = 1
+    comparison: str = "GreaterThanOrEqualToThreshold"
+    missing: str = "notBreaching"
+
+
+def alarms(stage: Stage) -> dict[str, Alarm]:
+    """What an operator is paged for (README: Runbook)."""
+    return {
+        "TickErrorsAlarm": Alarm(
+            "tick-errors",
+            "The tick function failed in 3 of the last 5 minutes.",
+            "AWS/Lambda",
+            "Errors",
+            "Sum",
+            1,
+            {"FunctionName": {"Ref": TICK}},
+            period=60,
+            periods=5,
+            datapoints=3,
+        ),
+        "TickLagAlarm": Alarm(
+            "tick-lag",
+            f"A due trigger waited over {TICK_LAG_LIMIT_SECONDS} s, or the tick reported nothing (not running).",
+            stage.metrics_namespace,
+            "TickLagSeconds",
+            "Maximum",
+            TICK_LAG_LIMIT_SECONDS,
+            period=60,
+            periods=3,
+            datapoints=2,
+            comparison="GreaterThanThreshold",
+            missing="breaching",
+        ),
+        "DispatchErrorsAlarm": Alarm(
+            "dispatch-errors",
+            "Triggers failed to dispatch, in the tick or the dispatcher: their logs name the triggers.",
+            stage.metrics_namespace,
+            "DispatchErrors",
+            "Sum",
+            1,
+        ),
+        "DispatcherErrorsAlarm": Alarm(
+            "dispatcher-errors",
+            "The SQS dispatcher function failed; SQS redelivers the batch.",
+            "AWS/Lambda",
+            "Errors",
+            "Sum",
+            1,
+            {"FunctionName": {"Ref": DISPATCH}},
+        ),
+        "DeadLetterQueueAlarm": Alarm(
+            "dispatch-dead-letters",
+            f"Batches failed {MAX_RECEIVES} times and wait in the dead-letter queue.",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+            0,
+            {"QueueName": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"]}},
+            comparison="GreaterThanThreshold",
+        ),
+        "Api5xxAlarm": Alarm(
+            "api-5xx",
+            "The API answered 5xx at least 5 times in 5 minutes.",
+            "AWS/ApiGateway",
+            "5XXError",
+            "Sum",
+            5,
+            {"ApiName": stage.prefix, "Stage": _api_stage(stage)},
+        ),
+    }
+
+
+def alarm_resources(stage: Stage) -> Json:
+    """Every alarm notifies the stage's alarm topic, and again when it is back to OK."""
+    topic = [{"Ref": "AlarmTopic"}]
+    resources: Json = {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{stage.prefix}-alarms"}}}
+    for logical_id, alarm in alarms(stage).items():
+        resources[logical_id] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": f"{stage.prefix}-{alarm.name}",
+                "AlarmDescription": alarm.description,
+                "Namespace": alarm.namespace,
+                "MetricName": alarm.metric,
+                "Dimensions": [{"Name": key, "Value": value} for key, value in alarm.dimensions.items()],
+                "Statistic": alarm.statistic,
+                "Period": alarm.period,
+                "EvaluationPeriods": alarm.periods,
+                "DatapointsToAlarm": alarm.datapoints,
+                "Threshold": alarm.threshold,
+                "ComparisonOperator": alarm.comparison,
+                "TreatMissingData": alarm.missing,
+                "AlarmActions": topic,
+                "OKActions": topic,
+            },
+        }
+    return resources
+
+
+def function_overrides(stage: Stage) -> Json:
+    """The functions' environment, the tick rule's name, API throttling and the API's name (its metrics key)."""
+    environment = {"Environment": {"Variables": function_environment(stage)}}
+    return {
+        API: {"Properties": environment},
+        TICK: {
+            "Properties": {
+                **environment,
+                "Events": {"TickEvent": {"Properties": {"Name": f"{stage.prefix}-tick"}}},
+            }
+        },
+        # Creating the event source mapping checks the role's SQS permissions (the queue is a Ref already).
+        DISPATCH: {"DependsOn": ["DispatchQueueConsumePolicy"], "Properties": environment},
+        "RestAPI": {
+            "Properties": {
+                "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", **API_THROTTLING}],
+                "DefinitionBody": {"info": {"title": stage.prefix}},
+            }
+        },
+    }
+
+
+def function_environment(stage: Stage) -> Json:
+    return {
+        "ROUTINES_TABLE_PREFIX": stage.prefix,
+        "ROUTINES_DISPATCH_QUEUE_URL": {"Ref": "DispatchQueue"},
+        "ROUTINES_DISPATCH_QUEUE_NAME": stage.queue_name,
+        "ROUTINES_METRICS_NAMESPACE": stage.metrics_namespace,
+        "ROUTINES_TICK_BUDGET_SECONDS": str(TICK_BUDGET_SECONDS),
+    }
+
+
+def outputs(stage: Stage) -> Json:
+    api_url = f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{_api_stage(stage)}/api"
+    return {
+        "ApiUrl": {"Description": "Base URL of the API (paths under /api)", "Value": {"Fn::Sub": api_url}},
+        "TablePrefix": {"Description": "ROUTINES_TABLE_PREFIX for `routines admin`", "Value": stage.prefix},
+        "TickRuleName": {"Description": "EventBridge rule of the tick", "Value": f"{stage.prefix}-tick"},
+        "TickFunctionName": {"Value": {"Ref": TICK}},
+        "DispatchFunctionName": {"Value": {"Ref": DISPATCH}},
+        "DispatchQueueUrl": {"Value": {"Ref": "DispatchQueue"}},
+        "DeadLetterQueueUrl": {"Value": {"Ref": "DispatchDeadLetterQueue"}},
+        "AlarmTopicArn": {"Description": "Subscribe to be notified of alarms", "Value": {"Ref": "AlarmTopic"}},
+    }
+
+
+def _api_stage(stage: Stage) -> str:
+    return str(stage.chalice_config(API).api_gateway_stage)
+
+
+def package(stage: Stage, out_dir: Path) -> Path:
+    """Runs `chalice package` with the merge template; returns the path of the merged SAM template."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merge = out_dir / f"merge-{stage.name}.json"
+    merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
+    # app.py names the dispatcher's queue from the environment when Chalice imports it.
+    env = {**os.environ, "ROUTINES_DISPATCH_QUEUE_NAME": stage.queue_name}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # any region: the template uses AWS::Region
+    chalice = Path(sys.executable).with_name("chalice")
+    command = [str(chalice), "--project-dir", str(stage.project_dir), "package", "--stage", stage.name]
+    subprocess.run([*command, "--merge-template", str(merge), str(out_dir)], check=True, env=env)
+    template = out_dir / "sam.json"
+    _check_dispatch_queue(json.loads(template.read_text()), stage)
+    return template
+
+
+def _check_dispatch_queue(template: Json, stage: Stage) -> None:
+    events = template["Resources"][DISPATCH]["Properties"]["Events"].values()
+    queues = [event["Properties"]["Queue"] for event in events if event["Type"] == "SQS"]
+    arns = [queue["Fn::Sub"] if isinstance(queue, dict) else queue for queue in queues]
+    if not any(arn.endswith(f":{stage.queue_name}") for arn in arns):
+        raise SystemExit(f"The dispatcher does not read {stage.queue_name}: {arns}")
+
+
+def add_command(commands: Any) -> None:
+    """The `routines package` subcommand."""
+    parser = commands.add_parser(
+        "package",
+        help="build a stage's SAM template and deployment.zip (offline: needs no AWS credentials)",
+    )
+    parser.add_argument("--stage", default="dev", help="Chalice stage in .chalice/config.json (dev)")
+    parser.add_argument("--out", type=Path, default=Path("dist"), help="output directory (dist)")
+    parser.set_defaults(handler=_package)
+
+
+def _package(args: argparse.Namespace) -> None:
+    template = package(Stage(args.stage, Path.cwd()), args.out)
+    print(f"{template} and {template.with_name('deployment.zip')}: stage {args.stage}")

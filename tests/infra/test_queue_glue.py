@@ -1,0 +1,183 @@
+"""The tick and the dispatcher as app.py wires them, with moto standing in for SQS and nothing else.
+
+The tick runs in a child process configured only by its environment, as on Lambda: the settings are read at
+import. DynamoDB stays DynamoDB Local (moto serves SQS on its own port, so no DynamoDB request can reach it).
+Every test shares one DynamoDB Local and the tick finds every due trigger: assertions are about our own.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from chalice.test import Client
+from moto.server import ThreadedMotoServer
+
+from chalicelib import runtime
+from chalicelib.domain.models import Principal, RoutineStatus, Trigger
+from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.local.dynamodb import free_port
+from chalicelib.packaging import ITEM_ACTIONS
+from chalicelib.queue import decode_batch
+from chalicelib.services import directory
+from chalicelib.services import routines as routine_service
+from chalicelib.services import triggers as trigger_service
+from chalicelib.store import routines, runs
+from chalicelib.store.metering import counting_requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARD = Principal("", company_ids=None)
+TICK_IN_LAMBDA = f"""
+import json
+from chalice.test import Client
+from app import app
+
+with Client(app, stage_name="dev", project_dir={str(ROOT)!r}) as client:
+    event = client.events.generate_cw_event("aws.events", "Scheduled Event", {{}}, [])
+    print(json.dumps(client.lambda_.invoke("tick", event).payload))
+"""
+
+
+@dataclass
+class Queue:
+    client: Any
+    endpoint: str
+    url: str
+
+    def received(self) -> list[str]:
+        """Every message body sent so far (each stays invisible for a while after it is read)."""
+        bodies: list[str] = []
+        while messages := self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages"):
+            bodies += [message["Body"] for message in messages]
+        return bodies
+
+
+@dataclass
+class Delivery:
+    """One tick with a budget of one trigger, and every batch it queued delivered once to the dispatcher."""
+
+    triggers: list[Trigger]
+    summary: dict[str, Any]
+    bodies: list[str]
+    sent: Counter[str]
+
+
+@pytest.fixture(scope="module")
+def sqs_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def delivery(sqs_endpoint: str) -> Iterator[Delivery]:
+    queue = new_queue(sqs_endpoint)
+    triggers = yearly_triggers(3)
+    try:
+        summary = run_tick(queue, budget=1)
+        bodies = queue.received()
+        with counting_requests() as sent:
+            deliver(bodies)
+        yield Delivery(triggers, summary, bodies, sent)
+    finally:
+        for trigger in triggers:
+            routines.set_due(trigger, RoutineStatus.archived)
+
+
+def new_queue(endpoint: str) -> Queue:
+    client = botocore.session.get_session().create_client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="moto",
+        aws_secret_access_key="moto",
+    )
+    return Queue(client, endpoint, client.create_queue(QueueName="routines-test-dispatch")["QueueUrl"])
+
+
+def yearly_triggers(count: int) -> list[Trigger]:
+    """Routines, each with a trigger for 1 January whose slot of this year is due and not yet fired."""
+    now = runtime.now()
+    company = directory.create_company(None, "Glue", None, now, runtime.new_id)
+    agent = directory.create_agent(company, "Alpha", None, now, runtime.new_id)
+    fields = {
+        "title": "New year",
+        "assignee_agent_id": agent.id,
+        "catch_up_policy": CatchUpPolicy.enqueue_missed_with_cap,
+    }
+    body = {"kind": "schedule", "cron_expression": "0 0 1 1 *", "timezone": "UTC"}
+    made = []
+    for _ in range(count):
+        routine = routine_service.create_routine(BOARD, company.id, fields, now, runtime.new_id)
+        trigger, _ = trigger_service.create_trigger(BOARD, routine, body, "http://test", now, runtime.new_id)
+        due = replace(trigger, next_run_at=f"{now.year}-01-01T00:00:00.000Z")
+        routines.save_trigger(due, RoutineStatus.active)
+        made.append(due)
+    return made
+
+
+def run_tick(queue: Queue, budget: int) -> dict[str, Any]:
+    """One invocation of app.tick in a fresh process whose environment names the queue and the budget."""
+    env = {
+        **os.environ,
+        "ROUTINES_DISPATCH_QUEUE_URL": queue.url,
+        "ROUTINES_TICK_BUDGET_TRIGGERS": str(budget),
+        "AWS_ENDPOINT_URL_SQS": queue.endpoint,
+        "AWS_ACCESS_KEY_ID": "moto",
+        "AWS_SECRET_ACCESS_KEY": "moto",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", TICK_IN_LAMBDA], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
+def deliver(bodies: list[str]) -> None:
+    """Each message to app.dispatch, one per invocation (the event source's batch size is 1)."""
+    from app import app
+
+    with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
+        for body in bodies:
+            client.lambda_.invoke("dispatch", client.events.generate_sqs_event([body]))
+
+
+def history(trigger: Trigger) -> list[tuple[str | None, str]]:
+    return [(run.scheduled_for, run.status) for run in runs.list_runs(trigger.routine_id, 100)]
+
+
+def test_the_tick_queues_the_triggers_beyond_its_budget(delivery: Delivery) -> None:
+    queued = [trigger_id for body in delivery.bodies for trigger_id in decode_batch(body)]
+    assert delivery.summary["queued"] == len(queued) == len(set(queued))
+    # A budget of one leaves at least two of our three due triggers to the dispatcher.
+    assert len({trigger.id for trigger in delivery.triggers} & set(queued)) >= 2
+
+
+def test_every_due_trigger_fires_its_slot_once_and_advances(delivery: Delivery) -> None:
+    for trigger in delivery.triggers:
+        assert history(trigger) == [(trigger.next_run_at, "issue_created")]
+        stored = routines.get_trigger(trigger.id)
+        assert stored is not None and (stored.next_run_at or "") > (trigger.next_run_at or "")
+
+
+def test_a_duplicate_delivery_creates_nothing_new(delivery: Delivery) -> None:
+    before = [(history(trigger), routines.get_trigger(trigger.id)) for trigger in delivery.triggers]
+    deliver(delivery.bodies)
+    assert [(history(trigger), routines.get_trigger(trigger.id)) for trigger in delivery.triggers] == before
+
+
+def test_the_dispatcher_sends_only_requests_its_policy_allows(delivery: Delivery) -> None:
+    sent = set(delivery.sent)
+    # TransactWriteItems is authorized item by item, by the Put/Update/Delete/ConditionCheck actions.
+    if "TransactWriteItems" in sent:
+        sent = (sent - {"TransactWriteItems"}) | {"PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
+    assert sent and {f"dynamodb:{operation}" for operation in sent} <= set(ITEM_ACTIONS)

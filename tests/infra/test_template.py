@@ -1,0 +1,219 @@
+"""The merge template `routines package` gives `chalice package`, checked against the models and the config.
+
+The real `chalice package` (20 s cold: it pip-downloads the Lambda wheels) and cfn-lint run in `make check-infra`;
+these tests read the generator's output, so they take milliseconds.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pynamodb.attributes import Attribute
+from pynamodb.models import Model
+
+from chalicelib.packaging import API, DISPATCH, ROLES, TICK, Stage, merge_template, table_id, tables
+from chalicelib.store.tables import ALL_TABLES, TTL_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parents[2]
+DYNAMODB_ACTIONS_THE_STORE_USES = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+}
+
+
+@pytest.fixture(scope="module")
+def prod() -> dict[str, Any]:
+    return dict(merge_template(Stage("prod", ROOT))["Resources"])
+
+
+@pytest.fixture(scope="module")
+def dev() -> dict[str, Any]:
+    return dict(merge_template(Stage("dev", ROOT))["Resources"])
+
+
+def keys(attributes: dict[str, Attribute[Any]]) -> list[dict[str, str]]:
+    """A key schema read straight from pynamodb attributes, hash key first."""
+    hash_key = [{"AttributeName": a.attr_name, "KeyType": "HASH"} for a in attributes.values() if a.is_hash_key]
+    range_key = [{"AttributeName": a.attr_name, "KeyType": "RANGE"} for a in attributes.values() if a.is_range_key]
+    return hash_key + range_key
+
+
+def policy_actions(resource: dict[str, Any]) -> set[str]:
+    return {
+        action for statement in resource["Properties"]["PolicyDocument"]["Statement"] for action in statement["Action"]
+    }
+
+
+def test_every_model_has_a_table() -> None:
+    assert sorted(tables().values(), key=ALL_TABLES.index) == list(ALL_TABLES)
+
+
+@pytest.mark.parametrize(("name", "model"), tables().items(), ids=list(tables()))
+def test_each_model_has_a_table_with_its_keys_and_indexes(prod: dict[str, Any], name: str, model: type[Model]) -> None:
+    table = prod[table_id(name)]
+    properties = table["Properties"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert properties["TableName"] == f"routines-prod-{name}"
+    assert properties["KeySchema"] == keys(model.get_attributes())
+    indexes = {index["IndexName"]: index for index in properties.get("GlobalSecondaryIndexes", [])}
+    assert set(indexes) == set(model._indexes)
+    for index_name, index in model._indexes.items():
+        assert indexes[index_name]["KeySchema"] == keys(index.Meta.attributes)
+        assert indexes[index_name]["Projection"]["ProjectionType"] == index.Meta.projection.projection_type
+    key_names = {
+        key["AttributeName"]
+        for schema in [properties["KeySchema"], *[i["KeySchema"] for i in indexes.values()]]
+        for key in schema
+    }
+    assert {definition["AttributeName"] for definition in properties["AttributeDefinitions"]} == key_names
+
+
+def test_the_due_index_is_keys_only_on_shard_and_next_run(prod: dict[str, Any]) -> None:
+    (due,) = [i for i in prod["TriggersTable"]["Properties"]["GlobalSecondaryIndexes"] if i["IndexName"] == "due"]
+    assert due["KeySchema"] == [
+        {"AttributeName": "dueShard", "KeyType": "HASH"},
+        {"AttributeName": "nextRunAt", "KeyType": "RANGE"},
+    ]
+    assert due["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_every_table_is_on_demand_encrypted_and_recoverable(dev: dict[str, Any]) -> None:
+    for name in tables():
+        properties = dev[table_id(name)]["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_claims_expire_through_ttl_on_expires_at(prod: dict[str, Any]) -> None:
+    assert list(TTL_ATTRIBUTES) == [tables()["claims"]]
+    assert prod["ClaimsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expiresAt",
+        "Enabled": True,
+    }
+
+
+def test_only_prod_tables_are_protected_from_deletion(prod: dict[str, Any], dev: dict[str, Any]) -> None:
+    for name in tables():
+        protected, disposable = prod[table_id(name)], dev[table_id(name)]
+        assert protected["Properties"]["DeletionProtectionEnabled"] is True
+        assert protected["DeletionPolicy"] == protected["UpdateReplacePolicy"] == "Retain"
+        assert disposable["Properties"]["DeletionProtectionEnabled"] is False
+        assert disposable["DeletionPolicy"] == "Delete"
+        assert disposable["Properties"]["TableName"].startswith("routines-dev-")
+
+
+def test_the_functions_may_use_exactly_the_dynamodb_actions_of_the_store(prod: dict[str, Any]) -> None:
+    policy = prod["TablesPolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": role} for role in ROLES.values()]
+    assert policy_actions(policy) == DYNAMODB_ACTIONS_THE_STORE_USES
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert {arn["Fn::GetAtt"][0] for arn in statements["Items"]["Resource"]} == {table_id(name) for name in tables()}
+    indexed = {table_id(name) for name, model in tables().items() if model._indexes}
+    index_arns = {arn["Fn::Sub"] for arn in statements["IndexQueries"]["Resource"]}
+    assert index_arns == {f"${{{table}.Arn}}/index/*" for table in indexed}
+    assert statements["IndexQueries"]["Action"] == ["dynamodb:Query"]
+    assert statements["CompanyListing"] == {
+        "Sid": "CompanyListing",
+        "Effect": "Allow",
+        "Action": ["dynamodb:Scan"],
+        "Resource": [{"Fn::GetAtt": ["DirectoryTable", "Arn"]}],
+    }
+
+
+def test_only_the_tick_sends_and_only_the_dispatcher_consumes_the_queue(prod: dict[str, Any]) -> None:
+    send, consume = prod["DispatchQueueSendPolicy"]["Properties"], prod["DispatchQueueConsumePolicy"]["Properties"]
+    assert send["Roles"] == [{"Ref": ROLES[TICK]}]
+    assert policy_actions(prod["DispatchQueueSendPolicy"]) == {"sqs:SendMessage"}
+    assert consume["Roles"] == [{"Ref": ROLES[DISPATCH]}]
+    assert policy_actions(prod["DispatchQueueConsumePolicy"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    for policy in (send, consume):
+        assert policy["PolicyDocument"]["Statement"][0]["Resource"] == [{"Fn::GetAtt": ["DispatchQueue", "Arn"]}]
+    # Lambda checks the role can read the queue when it creates the event source mapping.
+    assert prod[DISPATCH]["DependsOn"] == ["DispatchQueueConsumePolicy"]
+
+
+def test_failed_batches_go_to_the_dead_letter_queue_after_five_receives(prod: dict[str, Any]) -> None:
+    queue = prod["DispatchQueue"]["Properties"]
+    assert queue["QueueName"] == "routines-prod-dispatch"
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert prod["DispatchDeadLetterQueue"]["Properties"]["QueueName"] == "routines-prod-dispatch-dlq"
+    dispatch_timeout = Stage("prod", ROOT).chalice_config("dispatch").lambda_timeout
+    assert queue["VisibilityTimeout"] >= dispatch_timeout
+
+
+def test_every_function_is_pointed_at_the_stage_tables_and_queue(prod: dict[str, Any]) -> None:
+    for function in (API, TICK, DISPATCH):
+        variables = prod[function]["Properties"]["Environment"]["Variables"]
+        assert variables["ROUTINES_TABLE_PREFIX"] == "routines-prod"
+        assert variables["ROUTINES_DISPATCH_QUEUE_URL"] == {"Ref": "DispatchQueue"}
+        assert variables["ROUTINES_DISPATCH_QUEUE_NAME"] == prod["DispatchQueue"]["Properties"]["QueueName"]
+        assert variables["ROUTINES_METRICS_NAMESPACE"] == prod["TickLagAlarm"]["Properties"]["Namespace"]
+
+
+def test_the_tick_may_run_longer_than_its_budget(prod: dict[str, Any]) -> None:
+    budget = float(prod[TICK]["Properties"]["Environment"]["Variables"]["ROUTINES_TICK_BUDGET_SECONDS"])
+    assert Stage("prod", ROOT).chalice_config("tick").lambda_timeout > budget
+
+
+@pytest.mark.parametrize(
+    ("alarm", "namespace", "metric", "dimension"),
+    [
+        ("TickErrorsAlarm", "AWS/Lambda", "Errors", {"Name": "FunctionName", "Value": {"Ref": TICK}}),
+        ("TickLagAlarm", "Routines/prod", "TickLagSeconds", None),
+        ("DispatchErrorsAlarm", "Routines/prod", "DispatchErrors", None),
+        ("DispatcherErrorsAlarm", "AWS/Lambda", "Errors", {"Name": "FunctionName", "Value": {"Ref": DISPATCH}}),
+        (
+            "DeadLetterQueueAlarm",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"]}},
+        ),
+        ("Api5xxAlarm", "AWS/ApiGateway", "5XXError", {"Name": "ApiName", "Value": "routines-prod"}),
+    ],
+)
+def test_each_alarm_watches_its_metric_and_notifies_the_topic(
+    prod: dict[str, Any], alarm: str, namespace: str, metric: str, dimension: dict[str, Any] | None
+) -> None:
+    properties = prod[alarm]["Properties"]
+    assert prod[alarm]["Type"] == "AWS::CloudWatch::Alarm"
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
+    assert properties["Dimensions"][:1] == ([dimension] if dimension else [])
+    assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_tick_lag_alarms_past_five_minutes_and_when_the_tick_is_silent(prod: dict[str, Any]) -> None:
+    properties = prod["TickLagAlarm"]["Properties"]
+    assert (properties["Threshold"], properties["ComparisonOperator"]) == (300, "GreaterThanThreshold")
+    assert properties["TreatMissingData"] == "breaching"
+
+
+def test_the_api_is_throttled_and_named_after_the_stage(prod: dict[str, Any]) -> None:
+    properties = prod["RestAPI"]["Properties"]
+    (settings,) = properties["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    # The 5xx alarm finds the API by this name.
+    assert properties["DefinitionBody"]["info"]["title"] == prod["Api5xxAlarm"]["Properties"]["Dimensions"][0]["Value"]
+
+
+def test_the_api_url_and_the_tick_rule_are_outputs() -> None:
+    stage = Stage("prod", ROOT)
+    template = merge_template(stage)
+    api_stage = stage.chalice_config(API).api_gateway_stage
+    assert template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"].endswith(f"/{api_stage}/api")
+    rule = template["Resources"][TICK]["Properties"]["Events"]["TickEvent"]["Properties"]["Name"]
+    assert template["Outputs"]["TickRuleName"]["Value"] == rule == "routines-prod-tick"

@@ -1,0 +1,81 @@
+"""Routines and schedule triggers built straight through the services, at a chosen `now`.
+
+Every test shares one DynamoDB Local, so `tick()` also sees other tests' due triggers: tests assert only on
+their own routines, and each trigger made here leaves the `due` index when its test ends, so a later tick at a
+later simulated time never fires it again.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib import runtime
+from chalicelib.domain.models import Principal, Routine, RoutineStatus, Run, Trigger
+from chalicelib.services import routines as routine_service
+from chalicelib.services import triggers as trigger_service
+from chalicelib.store import routines, runs
+from tests.support import World
+
+BOARD = Principal("", company_ids=None)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass
+class Schedules:
+    """Makes routines with one schedule trigger each in a test's company, and reads back what fired."""
+
+    world: World
+    made: list[str] = field(default_factory=list)
+
+    def routine(self, now: datetime, **fields: Any) -> Routine:
+        defaults = {"title": "Scheduled", "assignee_agent_id": self.world.alpha_id}
+        return routine_service.create_routine(BOARD, self.world.company_id, {**defaults, **fields}, now, runtime.new_id)
+
+    def trigger(self, routine: Routine, cron: str, now: datetime, tz: str = "UTC", **fields: Any) -> Trigger:
+        """A schedule trigger created at `now`: its nextRunAt is the first slot after `now`."""
+        body = {"kind": "schedule", "cron_expression": cron, "timezone": tz, **fields}
+        trigger, _ = trigger_service.create_trigger(BOARD, routine, body, "http://test", now, runtime.new_id)
+        self.made.append(trigger.id)
+        return trigger
+
+    def scheduled(self, cron: str, now: datetime, tz: str = "UTC", **fields: Any) -> tuple[Routine, Trigger]:
+        routine = self.routine(now, **fields)
+        return routine, self.trigger(routine, cron, now, tz)
+
+    def backdate(self, trigger: Trigger, next_run_at: datetime) -> Trigger:
+        """What a trigger looks like after an outage: its stored nextRunAt is an old slot."""
+        moved = replace(trigger, next_run_at=iso(next_run_at))
+        routines.save_trigger(moved, RoutineStatus.active)
+        return moved
+
+    def runs(self, routine: Routine) -> list[Run]:
+        """The routine's runs, oldest first."""
+        return list(reversed(runs.list_runs(routine.id, 1000)))
+
+    def stored(self, trigger: Trigger) -> Trigger:
+        found = routines.get_trigger(trigger.id)
+        assert found is not None
+        return found
+
+    def forget(self) -> None:
+        for trigger_id in self.made:
+            trigger = routines.get_trigger(trigger_id)
+            if trigger:
+                routines.set_due(trigger, RoutineStatus.archived)
+
+
+@pytest.fixture
+def schedules(world: World) -> Iterator[Schedules]:
+    made = Schedules(world)
+    yield made
+    made.forget()

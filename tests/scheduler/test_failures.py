@@ -1,0 +1,84 @@
+"""A trigger that cannot dispatch is recorded as `failed`, advanced, and never stops the rest of the tick."""
+
+from dataclasses import replace
+from datetime import datetime
+
+from chalicelib import runtime
+from chalicelib.domain.models import ConcurrencyPolicy, RoutineStatus, RunStatus
+from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.services.scheduler import default_pool, dispatch_due, tick
+from chalicelib.store import routines
+from tests.scheduler.conftest import Schedules, iso, utc
+from tests.support import World
+
+TERMINATED = "Cannot assign routines to terminated agents"
+
+
+def run_tick(now: datetime) -> None:
+    with default_pool() as pool:
+        tick(now, runtime.new_id, pool, budget=100_000)
+
+
+def terminate(world: World, agent_id: str) -> None:
+    response = world.board.patch(f"/agents/{agent_id}", {"status": "terminated"})
+    assert response.status_code == 200, response.text
+
+
+def test_a_terminated_assignee_fails_its_slot_and_the_other_trigger_still_fires(
+    world: World, schedules: Schedules
+) -> None:
+    made_at = utc(2026, 4, 1, 9, 59)
+    doomed, doomed_trigger = schedules.scheduled("0 * * * *", made_at, assignee_agent_id=world.bravo_id)
+    healthy, healthy_trigger = schedules.scheduled("0 * * * *", made_at)
+    terminate(world, world.bravo_id)
+
+    run_tick(utc(2026, 4, 1, 10, 0, 30))
+
+    [failed] = schedules.runs(doomed)
+    assert failed.status == RunStatus.failed
+    assert failed.failure_reason == TERMINATED
+    assert failed.scheduled_for == iso(utc(2026, 4, 1, 10))
+    assert failed.linked_issue_id is None and failed.completed_at == iso(utc(2026, 4, 1, 10, 0, 30))
+    stored = schedules.stored(doomed_trigger)
+    assert stored.next_run_at == iso(utc(2026, 4, 1, 11))
+    assert stored.last_result == "Execution failed"
+    assert [run.status for run in schedules.runs(healthy)] == [RunStatus.issue_created]
+    assert schedules.stored(healthy_trigger).next_run_at == iso(utc(2026, 4, 1, 11))
+
+
+def test_every_missed_slot_of_a_failing_trigger_is_recorded_once(world: World, schedules: Schedules) -> None:
+    routine, trigger = schedules.scheduled(
+        "0 * * * *",
+        utc(2026, 4, 2, 9, 59),
+        assignee_agent_id=world.bravo_id,
+        catch_up_policy=CatchUpPolicy.enqueue_missed_with_cap,
+        concurrency_policy=ConcurrencyPolicy.always_enqueue,
+    )
+    terminate(world, world.bravo_id)
+
+    run_tick(utc(2026, 4, 2, 12, 30))
+    run_tick(utc(2026, 4, 2, 12, 30))
+
+    history = schedules.runs(routine)
+    assert [(run.status, run.scheduled_for) for run in history] == [
+        (RunStatus.failed, iso(utc(2026, 4, 2, hour))) for hour in (10, 11, 12)
+    ]
+    assert {run.failure_reason for run in history} == {TERMINATED}
+    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 4, 2, 13))
+
+
+def test_a_trigger_that_cannot_be_planned_is_counted_as_an_error_and_the_tick_goes_on(schedules: Schedules) -> None:
+    made_at = utc(2026, 4, 3, 9, 59)
+    broken, broken_trigger = schedules.scheduled("0 * * * *", made_at)
+    healthy, _ = schedules.scheduled("0 * * * *", made_at)
+    # An expression stored before a stricter parser: it no longer parses.
+    routines.save_trigger(replace(broken_trigger, cron_expression="0 * * *"), RoutineStatus.active)
+
+    with default_pool() as pool:
+        summary = tick(utc(2026, 4, 3, 10, 0, 30), runtime.new_id, pool, budget=100_000)
+
+    assert summary.errors >= 1
+    assert schedules.runs(broken) == []
+    assert schedules.stored(broken_trigger).next_run_at == iso(utc(2026, 4, 3, 10))
+    assert [run.status for run in schedules.runs(healthy)] == [RunStatus.issue_created]
+    assert dispatch_due(broken_trigger.id, utc(2026, 4, 3, 10, 1), runtime.new_id).errors == 1
