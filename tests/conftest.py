@@ -16,9 +16,10 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
 )
 
-from chalicelib.local.schema import create_tables
-from chalicelib.local.server import ApiServer
-from tests.support import World, build_world
+# The table models read their endpoint when imported: only now may chalicelib.store be imported.
+from chalicelib.local.schema import create_tables  # noqa: E402
+from chalicelib.local.server import ApiServer  # noqa: E402
+from tests.support import World, build_world  # noqa: E402
 
 create_tables()
 

@@ -23,13 +23,9 @@ class Client:
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         return {**headers, **(extra or {})}
 
-    def request(
-        self, method: str, path: str, json: Any = None, **kwargs: Any
-    ) -> requests.Response:
+    def request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         headers = self._headers(kwargs.pop("headers", None))
-        return SESSION.request(
-            method, self.base + path, json=json, headers=headers, timeout=30, **kwargs
-        )
+        return SESSION.request(method, self.base + path, json=json, headers=headers, timeout=30, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
@@ -66,9 +62,7 @@ class World:
             "projectId": self.project_id,
             **fields,
         }
-        response = (client or self.board).post(
-            f"/companies/{self.company_id}/routines", body
-        )
+        response = (client or self.board).post(f"/companies/{self.company_id}/routines", body)
         assert response.status_code == 201, response.text
         return dict(response.json())
 

@@ -18,17 +18,13 @@ bp = Blueprint(__name__)
 def create_company(call: Call) -> dict[str, Any]:
     body = call.body(schemas.CreateCompany)
     return render.camel(
-        directory.create_company(
-            call.principal, body.name, body.issue_prefix, call.now, runtime.new_id
-        )
+        directory.create_company(call.principal, body.name, body.issue_prefix, call.now, runtime.new_id)
     )
 
 
 @route(bp, "/companies")
 def list_companies(call: Call) -> list[dict[str, Any]]:
-    return [
-        render.camel(company) for company in directory.list_companies(call.principal)
-    ]
+    return [render.camel(company) for company in directory.list_companies(call.principal)]
 
 
 @route(bp, "/companies/{companyId}/agents", methods=("POST",), status=201)
@@ -36,9 +32,7 @@ def create_agent(call: Call, companyId: str) -> dict[str, Any]:
     require_board(call.principal)
     company = directory.get_company(call.principal, companyId)
     body = call.body(schemas.CreateAgent)
-    return render.camel(
-        directory.create_agent(company, body.name, body.role, call.now, runtime.new_id)
-    )
+    return render.camel(directory.create_agent(company, body.name, body.role, call.now, runtime.new_id))
 
 
 @route(bp, "/companies/{companyId}/agents")
@@ -50,17 +44,13 @@ def list_agents(call: Call, companyId: str) -> list[dict[str, Any]]:
 @route(bp, "/agents/{agentId}", methods=("PATCH",))
 def update_agent(call: Call, agentId: str) -> dict[str, Any]:
     body = call.body(schemas.UpdateAgent)
-    return render.camel(
-        directory.set_agent_status(call.principal, agentId, body.status, call.now)
-    )
+    return render.camel(directory.set_agent_status(call.principal, agentId, body.status, call.now))
 
 
 @route(bp, "/agents/{agentId}/keys", methods=("POST",), status=201)
 def create_agent_key(call: Call, agentId: str) -> dict[str, Any]:
     body = call.body(schemas.CreateKey)
-    agent, key = directory.create_agent_key(
-        call.principal, agentId, body.label, call.now
-    )
+    agent, key = directory.create_agent_key(call.principal, agentId, body.label, call.now)
     return {
         "agentId": agent.id,
         "companyId": agent.company_id,
@@ -74,11 +64,7 @@ def create_project(call: Call, companyId: str) -> dict[str, Any]:
     require_board(call.principal)
     company = directory.get_company(call.principal, companyId)
     body = call.body(schemas.CreateProject)
-    return render.camel(
-        directory.create_project(
-            company, body.name, body.description, call.now, runtime.new_id
-        )
-    )
+    return render.camel(directory.create_project(company, body.name, body.description, call.now, runtime.new_id))
 
 
 @route(bp, "/companies/{companyId}/projects")
@@ -92,11 +78,7 @@ def create_goal(call: Call, companyId: str) -> dict[str, Any]:
     require_board(call.principal)
     company = directory.get_company(call.principal, companyId)
     body = call.body(schemas.CreateGoal)
-    return render.camel(
-        directory.create_goal(
-            company, body.title, body.description, call.now, runtime.new_id
-        )
-    )
+    return render.camel(directory.create_goal(company, body.title, body.description, call.now, runtime.new_id))
 
 
 @route(bp, "/companies/{companyId}/goals")

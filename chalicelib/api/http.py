@@ -146,7 +146,11 @@ def error_response(exc: errors.DomainError) -> Response:
 
 
 def _record(
-    request: Request, path: str, params: Mapping[str, str], response: Response, error: Exception | None,
+    request: Request,
+    path: str,
+    params: Mapping[str, str],
+    response: Response,
+    error: Exception | None,
     seconds: float,
 ) -> None:
     """One log line per request (ids, never bodies or headers) and the run/webhook metrics."""

@@ -13,11 +13,7 @@ Json = dict[str, Any]
 
 
 def camel(value: Any, drop: tuple[str, ...] = ()) -> Json:
-    return {
-        to_camel(f.name): getattr(value, f.name)
-        for f in fields(value)
-        if f.name not in drop
-    }
+    return {to_camel(f.name): getattr(value, f.name) for f in fields(value) if f.name not in drop}
 
 
 def routine(value: Routine) -> Json:

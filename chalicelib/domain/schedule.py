@@ -58,15 +58,11 @@ def plan_slots(
         fire = []
     dropped = None
     if total > len(fire):
-        dropped = DroppedSlots(
-            total - len(fire), first=due, last=recent[-len(fire) - 1]
-        )
+        dropped = DroppedSlots(total - len(fire), first=due, last=recent[-len(fire) - 1])
     return SlotPlan(tuple(fire), dropped, next_fire_after(schedule, now))
 
 
-def _latest_slots(
-    schedule: Schedule, due: datetime, now: datetime, size: int
-) -> tuple[int, list[datetime]]:
+def _latest_slots(schedule: Schedule, due: datetime, now: datetime, size: int) -> tuple[int, list[datetime]]:
     """How many slots [due, now] holds, and the latest `size` of them, oldest first."""
     window = _FIRST_WINDOW
     while (start := max(due, now - window)) > due:

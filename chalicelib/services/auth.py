@@ -26,9 +26,7 @@ def issue_key(principal_template: Principal, label: str | None, now: str) -> str
 def authenticate(authorization: str | None) -> Principal:
     """The principal of a `Bearer` key; 401 for a missing, unknown or revoked key."""
     scheme, _, key = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not key.startswith(
-        (AGENT_KEY_PREFIX, BOARD_KEY_PREFIX)
-    ):
+    if scheme.lower() != "bearer" or not key.startswith((AGENT_KEY_PREFIX, BOARD_KEY_PREFIX)):
         raise Unauthorized("Unauthorized")
     principal = directory.get_principal(hash_key(key.strip()))
     if principal is None:

@@ -31,13 +31,9 @@ def create_company(
     new_id: IdFactory,
 ) -> Company:
     """Creates a company; over the API only an all-companies board key may (the CLI passes no principal)."""
-    if principal is not None and (
-        principal.is_agent or principal.company_ids is not None
-    ):
+    if principal is not None and (principal.is_agent or principal.company_ids is not None):
         raise Forbidden("Only an all-companies board key can create companies")
-    company = Company(
-        new_id(), name, issue_prefix or default_issue_prefix(name), to_iso(now)
-    )
+    company = Company(new_id(), name, issue_prefix or default_issue_prefix(name), to_iso(now))
     directory.put_company(company)
     return company
 
@@ -58,9 +54,7 @@ def list_companies(principal: Principal) -> list[Company]:
     return directory.list_companies(principal.company_ids)
 
 
-def create_agent(
-    company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory
-) -> Agent:
+def create_agent(company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory) -> Agent:
     stamp = to_iso(now)
     agent = Agent(new_id(), company.id, name, AgentStatus.active, role, stamp, stamp)
     directory.put_agent(agent)
@@ -75,18 +69,14 @@ def find_agent(agent_id: str) -> Agent:
     return agent
 
 
-def set_agent_status(
-    principal: Principal, agent_id: str, status: AgentStatus, now: datetime
-) -> Agent:
+def set_agent_status(principal: Principal, agent_id: str, status: AgentStatus, now: datetime) -> Agent:
     require_board(principal)
     agent = find_agent(agent_id)
     require_company(principal, agent.company_id)
     return directory.set_agent_status(agent, status, to_iso(now))
 
 
-def create_agent_key(
-    principal: Principal, agent_id: str, label: str | None, now: datetime
-) -> tuple[Agent, str]:
+def create_agent_key(principal: Principal, agent_id: str, label: str | None, now: datetime) -> tuple[Agent, str]:
     require_board(principal)
     agent = find_agent(agent_id)
     require_company(principal, agent.company_id)
@@ -98,9 +88,7 @@ def create_agent_key(
     return agent, key
 
 
-def create_board_key(
-    company_ids: frozenset[str] | None, label: str | None, now: datetime
-) -> str:
+def create_board_key(company_ids: frozenset[str] | None, label: str | None, now: datetime) -> str:
     """A key for operators: the given companies, or all of them."""
     return issue_key(Principal("", company_ids=company_ids), label, to_iso(now))
 

@@ -72,8 +72,7 @@ def create_trigger(
             secret=new_secret(),
             last_rotated_at=stamp,
             signing_mode=fields.get("signing_mode") or SigningMode.bearer,
-            replay_window_sec=fields.get("replay_window_sec")
-            or DEFAULT_REPLAY_WINDOW_SEC,
+            replay_window_sec=fields.get("replay_window_sec") or DEFAULT_REPLAY_WINDOW_SEC,
         )
     routines.put_trigger(trigger, routine.status)
     return trigger, _material(trigger, base_url)
@@ -88,15 +87,11 @@ def reschedule(trigger: Trigger, now: datetime) -> Trigger:
         trigger,
         cron_expression=schedule.expression,
         timezone=schedule.timezone,
-        next_run_at=iso_or_none(next_fire_after(schedule, now))
-        if trigger.enabled
-        else None,
+        next_run_at=iso_or_none(next_fire_after(schedule, now)) if trigger.enabled else None,
     )
 
 
-def update_trigger(
-    principal: Principal, trigger_id: str, fields: dict[str, Any], now: datetime
-) -> Trigger:
+def update_trigger(principal: Principal, trigger_id: str, fields: dict[str, Any], now: datetime) -> Trigger:
     """Changes a trigger; a schedule's `nextRunAt` is recomputed from now (re-enabling never catches up)."""
     trigger, routine = load_trigger(trigger_id)
     require_manage(principal, routine)
@@ -107,17 +102,11 @@ def update_trigger(
 
 
 def _check_fields_fit(kind: TriggerKind, fields: dict[str, Any]) -> None:
-    if kind != TriggerKind.schedule and any(
-        name in fields for name in _SCHEDULE_FIELDS
-    ):
+    if kind != TriggerKind.schedule and any(name in fields for name in _SCHEDULE_FIELDS):
         raise Invalid("Only schedule triggers have cronExpression and timezone")
     if kind != TriggerKind.webhook and any(name in fields for name in _WEBHOOK_FIELDS):
         raise Invalid("Only webhook triggers have signingMode and replayWindowSec")
-    if (
-        kind == TriggerKind.schedule
-        and "cron_expression" in fields
-        and not fields["cron_expression"]
-    ):
+    if kind == TriggerKind.schedule and "cron_expression" in fields and not fields["cron_expression"]:
         raise Invalid("Scheduled triggers require cronExpression")
     if kind == TriggerKind.schedule and "timezone" in fields and not fields["timezone"]:
         raise Invalid("Scheduled triggers require timezone")
@@ -148,9 +137,7 @@ def rotate_secret(
     if trigger.kind != TriggerKind.webhook:
         raise Invalid("Only webhook triggers can rotate secrets")
     stamp = to_iso(now)
-    rotated = replace(
-        trigger, secret=new_secret(), last_rotated_at=stamp, updated_at=stamp
-    )
+    rotated = replace(trigger, secret=new_secret(), last_rotated_at=stamp, updated_at=stamp)
     _save(rotated, routine)
     material = _material(rotated, base_url)
     assert material
@@ -158,10 +145,6 @@ def rotate_secret(
 
 
 def _material(trigger: Trigger, base_url: str) -> SecretMaterial | None:
-    if (
-        trigger.kind != TriggerKind.webhook
-        or not trigger.public_id
-        or not trigger.secret
-    ):
+    if trigger.kind != TriggerKind.webhook or not trigger.public_id or not trigger.secret:
         return None
     return SecretMaterial(webhook_url(base_url, trigger.public_id), trigger.secret)

@@ -3,6 +3,8 @@
 import threading
 from collections.abc import Iterable
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.domain.models import (
     Agent,
     AgentStatus,
@@ -11,6 +13,7 @@ from chalicelib.domain.models import (
     Principal,
     Project,
 )
+from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem
 from chalicelib.store.tx import Tx
 
@@ -63,9 +66,7 @@ def list_companies(company_ids: frozenset[str] | None) -> list[Company]:
 
 
 def _company(item: DirectoryItem) -> Company:
-    return Company(
-        item.companyId, item.name or "", item.issuePrefix or "", item.createdAt
-    )
+    return Company(item.companyId, item.name or "", item.issuePrefix or "", item.createdAt)
 
 
 def put_agent(agent: Agent) -> None:
@@ -88,9 +89,7 @@ def put_agent(agent: Agent) -> None:
 
 def get_agent(company_id: str, agent_id: str) -> Agent | None:
     try:
-        return _agent(
-            DirectoryItem.get(company_id, _sk("AGENT", agent_id), consistent_read=True)
-        )
+        return _agent(DirectoryItem.get(company_id, _sk("AGENT", agent_id), consistent_read=True))
     except DirectoryItem.DoesNotExist:
         return None
 
@@ -138,9 +137,7 @@ def put_project(project: Project) -> None:
 
 def get_project(company_id: str, project_id: str) -> Project | None:
     try:
-        item = DirectoryItem.get(
-            company_id, _sk("PROJECT", project_id), consistent_read=True
-        )
+        item = DirectoryItem.get(company_id, _sk("PROJECT", project_id), consistent_read=True)
     except DirectoryItem.DoesNotExist:
         return None
     return Project(
@@ -195,12 +192,7 @@ def get_goal(company_id: str, goal_id: str) -> Goal | None:
 
 def list_goals(company_id: str) -> list[Goal]:
     items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith("GOAL#"))
-    goals = [
-        Goal(
-            i.sk.split("#", 1)[1], company_id, i.title or "", i.description, i.createdAt
-        )
-        for i in items
-    ]
+    goals = [Goal(i.sk.split("#", 1)[1], company_id, i.title or "", i.description, i.createdAt) for i in items]
     return sorted(goals, key=lambda g: g.created_at)
 
 
@@ -238,9 +230,7 @@ def _reserve(company_id: str, count: int) -> tuple[str, int]:
 ISSUE_NUMBERS = IssueNumbers()
 
 
-def put_api_key(
-    key_hash: str, prefix: str, principal: Principal, label: str | None, now: str
-) -> None:
+def put_api_key(key_hash: str, prefix: str, principal: Principal, label: str | None, now: str) -> None:
     principal_id = principal.agent_id or f"board#{key_hash[:16]}"
     ApiKeyItem(
         key_hash,
@@ -271,11 +261,11 @@ def get_principal(key_hash: str) -> Principal | None:
 
 
 def revoke_api_key(key_hash: str, now: str) -> bool:
-    item = ApiKeyItem(key_hash)
+    """Revokes a key at once; False when there is no such key."""
     try:
-        item.update(
-            [ApiKeyItem.revokedAt.set(now)], condition=ApiKeyItem.keyHash.exists()
-        )
-    except Exception:  # noqa: BLE001
-        return False
+        ApiKeyItem(key_hash).update([ApiKeyItem.revokedAt.set(now)], condition=ApiKeyItem.keyHash.exists())
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
     return True

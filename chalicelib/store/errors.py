@@ -19,11 +19,7 @@ def is_transient(exc: TransactWriteError) -> bool:
         "ThrottlingError",
         "ProvisionedThroughputExceeded",
     }
-    codes = (
-        set(failed_items(exc))
-        if exc.cause_response_code == "TransactionCanceledException"
-        else set()
-    )
+    codes = set(failed_items(exc)) if exc.cause_response_code == "TransactionCanceledException" else set()
     return bool(codes & transient) or exc.cause_response_code in {
         "TransactionConflictException",
         "ThrottlingException",

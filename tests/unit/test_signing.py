@@ -42,15 +42,11 @@ def with_signature(signature: str, timestamp: int = T) -> Headers:
     return {**signed(timestamp), SIGNATURE_HEADER: signature}
 
 
-def deliver(
-    headers: Headers, body: bytes = BODY, mode: SigningMode = SigningMode.hmac_sha256
-) -> Verified:
+def deliver(headers: Headers, body: bytes = BODY, mode: SigningMode = SigningMode.hmac_sha256) -> Verified:
     return verify_delivery(mode, SECRET, headers, body, NOW, WINDOW)
 
 
-def rejection(
-    headers: Headers, body: bytes = BODY, mode: SigningMode = SigningMode.hmac_sha256
-) -> str:
+def rejection(headers: Headers, body: bytes = BODY, mode: SigningMode = SigningMode.hmac_sha256) -> str:
     with pytest.raises(WebhookUnauthorized) as info:
         deliver(headers, body, mode)
     return info.value.reason
@@ -193,9 +189,7 @@ def test_hmac_rejects_a_truncated_signature() -> None:
     assert rejection(with_signature(signed()[SIGNATURE_HEADER][:-1])) == "bad_signature"
 
 
-@pytest.mark.parametrize(
-    "signature", ["é" * 64, "sha256=" + "é" * 64, "\udc80" * 64, "\x00" * 64]
-)
+@pytest.mark.parametrize("signature", ["é" * 64, "sha256=" + "é" * 64, "\udc80" * 64, "\x00" * 64])
 def test_hmac_rejects_a_non_ascii_signature_as_unauthorized(signature: str) -> None:
     assert rejection(with_signature(signature)) == "bad_signature"
 
