@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DYNAMODB_JAR_STAMP := .routines/tools/.installed
-PYTEST_ARGS ?=
+# Two workers: each starts its own DynamoDB Local and API server (tests/conftest.py).
+PYTEST_ARGS ?= -n 2
 STAGE ?= dev
 
 .PHONY: setup run test lint format clean

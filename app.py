@@ -44,8 +44,6 @@ def tick(event: Any) -> dict[str, object]:
             "QueuedTriggers": summary.queued,
         }
     )
-    for status, count in summary.runs.items():
-        metrics({"RunsDispatched": count}, {"Source": "schedule", "Status": status})
     return report
 
 

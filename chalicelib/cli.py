@@ -169,7 +169,8 @@ def _webhook_fire(args: argparse.Namespace) -> int:
     body = args.data.encode()
     headers = {"Content-Type": "application/json"}
     if args.hmac:
-        headers.update(sign_delivery(args.secret, body, int(time.time())))
+        # Milliseconds: two sends of the same body within a second must not look like a replay.
+        headers.update(sign_delivery(args.secret, body, int(time.time() * 1000)))
     else:
         headers["Authorization"] = f"Bearer {args.secret}"
     if args.idempotency_key:

@@ -1,9 +1,13 @@
 """Structured logs and CloudWatch metrics: one JSON line per event, metrics in Embedded Metric Format.
 
+Both go to stderr, which Lambda sends to CloudWatch Logs (where EMF lines become metrics) and which keeps a
+command's stdout for its own output. Metrics are written only in Lambda, or with ROUTINES_EMF=1.
+
 Callers pass only fields they chose: no request body, header, key, secret or signature is ever logged.
 """
 
 import json
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,12 +23,12 @@ def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
         return
     record = {"level": level, "message": message, "timestamp": _now_ms(), "service": "routines"}
     record.update({key: value for key, value in fields.items() if value is not None})
-    print(json.dumps(record, default=str), flush=True)
+    print(json.dumps(record, default=str), file=sys.stderr, flush=True)
 
 
 def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
     """Emits metrics as one EMF line (CloudWatch extracts them from the Lambda log, no API call)."""
-    if not values:
+    if not values or not SETTINGS.emit_metrics:
         return
     dims = dict(dimensions or {})
     document: dict[str, Any] = {
@@ -42,7 +46,7 @@ def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = 
         **values,
         **{key: value for key, value in context.items() if value is not None},
     }
-    print(json.dumps(document, default=str), flush=True)
+    print(json.dumps(document, default=str), file=sys.stderr, flush=True)
 
 
 def _unit(name: str) -> str:

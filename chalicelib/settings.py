@@ -19,6 +19,7 @@ class Settings:
     tick_budget_seconds: float
     log_level: str
     metrics_namespace: str
+    emit_metrics: bool
 
 
 def load_settings() -> Settings:
@@ -37,6 +38,7 @@ def load_settings() -> Settings:
         tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", "40")),
         log_level=env.get("ROUTINES_LOG_LEVEL", "INFO"),
         metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", "Routines"),
+        emit_metrics=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) or env.get("ROUTINES_EMF") == "1",
     )
 
 

@@ -5,6 +5,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -37,7 +38,14 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
-ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True)]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: 300.0 is the integer 300; strings and booleans stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True), BeforeValidator(_whole_number)]
 
 
 class Body(BaseModel):

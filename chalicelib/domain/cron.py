@@ -57,9 +57,7 @@ def next_fire_after(schedule: Schedule, after: datetime) -> datetime | None:
     return fire
 
 
-def fire_times(
-    schedule: Schedule, after: datetime, until: datetime
-) -> Iterator[datetime]:
+def fire_times(schedule: Schedule, after: datetime, until: datetime) -> Iterator[datetime]:
     """The fire times s with after < s <= until, in UTC, oldest first."""
     return itertools.takewhile(lambda fire: fire <= until, _fires(schedule, after))
 
@@ -99,14 +97,10 @@ def _five_fields(expression: str) -> list[str]:
     if not fields:
         raise Invalid("Cron expression must not be empty")
     if fields[0].startswith("@"):
-        raise Invalid(
-            f'Cron macros such as "{fields[0]}" are not supported: use 5 fields'
-        )
+        raise Invalid(f'Cron macros such as "{fields[0]}" are not supported: use 5 fields')
     if len(fields) != 5:
         text = " ".join(fields)
-        raise Invalid(
-            f'Cron expression must have exactly 5 fields, got {len(fields)}: "{text}"'
-        )
+        raise Invalid(f'Cron expression must have exactly 5 fields, got {len(fields)}: "{text}"')
     return fields
 
 

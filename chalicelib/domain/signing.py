@@ -80,9 +80,7 @@ def _verify_bearer(secret: str, headers: Mapping[str, str]) -> None:
         raise WebhookUnauthorized("bad_bearer")
 
 
-def _verify_hmac(
-    secret: str, headers: Mapping[str, str], body: bytes, now: datetime, window_sec: int
-) -> Verified:
+def _verify_hmac(secret: str, headers: Mapping[str, str], body: bytes, now: datetime, window_sec: int) -> Verified:
     sent = _required(headers, TIMESTAMP_HEADER, "missing_signature")
     presented = _required(headers, SIGNATURE_HEADER, "missing_signature")
     _check_fresh(_epoch_seconds(sent), now, window_sec)

@@ -19,6 +19,8 @@ class ApiServer:
         from app import app
 
         self.server: LocalDevServer = create_local_server(app, config, host, port)
+        # http.server listens with a backlog of 5: a burst of new connections would be reset.
+        self.server.server.socket.listen(128)
         self.thread = threading.Thread(target=self.server.server.serve_forever, name="api", daemon=True)
 
     def start(self) -> "ApiServer":

@@ -9,6 +9,7 @@ from chalicelib.domain.ids import is_id
 from chalicelib.domain.models import Issue, Principal
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company
+from chalicelib.services.routines import check_assignable
 from chalicelib.store import runs
 
 _COLUMNS = {
@@ -30,9 +31,7 @@ def get_issue(principal: Principal, issue_id: str) -> Issue:
     return issue
 
 
-def list_issues(
-    principal: Principal, company_id: str, filters: dict[str, str | None]
-) -> list[Issue]:
+def list_issues(principal: Principal, company_id: str, filters: dict[str, str | None]) -> list[Issue]:
     require_company(principal, company_id)
     return runs.list_issues(
         company_id,
@@ -42,19 +41,15 @@ def list_issues(
     )
 
 
-def update_issue(
-    principal: Principal, issue_id: str, fields: dict[str, Any], now: datetime
-) -> Issue:
+def update_issue(principal: Principal, issue_id: str, fields: dict[str, Any], now: datetime) -> Issue:
     """Edits an issue; closing an execution issue finishes its run and frees its routine, in one transaction."""
     read = get_issue(principal, issue_id)
     if principal.is_agent and read.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only update issues assigned to themselves")
-    if (
-        principal.is_agent
-        and fields.get("assignee_agent_id", read.assignee_agent_id)
-        != principal.agent_id
-    ):
+    if principal.is_agent and fields.get("assignee_agent_id", read.assignee_agent_id) != principal.agent_id:
         raise Forbidden("Agents can only assign issues to themselves")
+    if fields.get("assignee_agent_id"):
+        check_assignable(read.company_id, fields["assignee_agent_id"])
     changed = replace(read, **fields, updated_at=to_iso(now))
     columns = {_COLUMNS[name]: _stored(getattr(changed, name)) for name in fields}
     columns["updatedAt"] = changed.updated_at

@@ -23,6 +23,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.policies import decide_overlap, trigger_result
 from chalicelib.domain.schedule import DroppedSlots
 from chalicelib.domain.timefmt import to_iso
+from chalicelib.observability import metrics
 from chalicelib.services.auth import require_manage
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import directory, routines, runs
@@ -67,9 +68,7 @@ def start_run(
             routine_id=routine.id,
             company_id=routine.company_id,
             source=source,
-            status=decide_overlap(
-                routine.concurrency_policy, routine.newest_open_issue
-            ),
+            status=decide_overlap(routine.concurrency_policy, routine.newest_open_issue),
             triggered_at=to_iso(now),
             created_at=to_iso(now),
             updated_at=to_iso(now),
@@ -79,9 +78,7 @@ def start_run(
             trigger_payload=payload,
         )
         try:
-            return _write(
-                routine, run, trigger, advance, claims, new_id, created_by_agent_id
-            )
+            return _write(routine, run, trigger, advance, claims, new_id, created_by_agent_id)
         except runs.ClaimTaken as exc:
             return _earlier_run(routine, exc.claim, trigger, advance)
         except runs.RoutineMoved:
@@ -95,16 +92,12 @@ def start_run(
     raise Conflict("Routine is busy; retry the run")
 
 
-def _check_can_fire(
-    routine: Routine, source: RunSource, trigger: Trigger | None
-) -> None:
+def _check_can_fire(routine: Routine, source: RunSource, trigger: Trigger | None) -> None:
+    automatic = source in (RunSource.schedule, RunSource.webhook)
+    if (automatic and routine.status != RoutineStatus.active) or (trigger and not trigger.enabled):
+        raise TriggerNotActive("Routine trigger is not active")
     if routine.status == RoutineStatus.archived:
         raise Conflict("Routine is archived")
-    automatic = source in (RunSource.schedule, RunSource.webhook)
-    if (automatic and routine.status != RoutineStatus.active) or (
-        trigger and not trigger.enabled
-    ):
-        raise TriggerNotActive("Routine trigger is not active")
     if routine.assignee_agent_id is None:
         raise Invalid("Default agent required")
 
@@ -127,22 +120,22 @@ def _write(
             coalesced_into_run_id=open_issue.run_id,
             completed_at=run.triggered_at,
         )
-        runs.write_linked_run(
-            routine, run, open_issue, claims, _touch(trigger, run, advance)
-        )
-        return run
+        runs.write_linked_run(routine, run, open_issue, claims, _touch(trigger, run, advance))
+        return _counted(run)
     issue = _execution_issue(routine, run, new_id, created_by_agent_id)
     run = replace(run, linked_issue_id=issue.id)
     exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
-    runs.write_issue_run(
-        routine, run, issue, claims, _touch(trigger, run, advance), exclusive
-    )
+    runs.write_issue_run(routine, run, issue, claims, _touch(trigger, run, advance), exclusive)
+    return _counted(run)
+
+
+def _counted(run: Run) -> Run:
+    """Counts a newly written run (an earlier run returned for a retry is not a new dispatch)."""
+    metrics({"RunsDispatched": 1}, {"Source": run.source, "Status": run.status})
     return run
 
 
-def _execution_issue(
-    routine: Routine, run: Run, new_id: IdFactory, created_by_agent_id: str | None
-) -> Issue:
+def _execution_issue(routine: Routine, run: Run, new_id: IdFactory, created_by_agent_id: str | None) -> Issue:
     return Issue(
         id=new_id(),
         company_id=routine.company_id,
@@ -160,15 +153,11 @@ def _execution_issue(
         origin_kind=ROUTINE_EXECUTION,
         origin_id=routine.id,
         origin_run_id=run.id,
-        created_by_agent_id=created_by_agent_id
-        if run.source == RunSource.manual
-        else None,
+        created_by_agent_id=created_by_agent_id if run.source == RunSource.manual else None,
     )
 
 
-def _touch(
-    trigger: Trigger | None, run: Run, advance: Advance | None
-) -> TriggerTouch | None:
+def _touch(trigger: Trigger | None, run: Run, advance: Advance | None) -> TriggerTouch | None:
     if trigger is None:
         return None
     return TriggerTouch(
@@ -179,9 +168,7 @@ def _touch(
     )
 
 
-def _earlier_run(
-    routine: Routine, claim: Claim, trigger: Trigger | None, advance: Advance | None
-) -> Run:
+def _earlier_run(routine: Routine, claim: Claim, trigger: Trigger | None, advance: Advance | None) -> Run:
     if claim.key.startswith("replay#"):
         raise DeliveryReplayed("Webhook delivery already received")
     if trigger and advance:
@@ -256,22 +243,18 @@ def record_dropped(
         dropped_slots={"count": dropped.count, "first": first, "last": last},
     )
     claim = Claim(f"drop#{trigger.id}#{first}", expires_in(now, SLOT_CLAIM_TTL_SEC))
-    touch = TriggerTouch(
-        trigger.id, None, f"Dropped {dropped.count} missed slots", advance
-    )
+    touch = TriggerTouch(trigger.id, None, f"Dropped {dropped.count} missed slots", advance)
     return _write_final(routine, run, claim, trigger, touch)
 
 
-def _write_final(
-    routine: Routine, run: Run, claim: Claim, trigger: Trigger, touch: TriggerTouch
-) -> Run:
+def _write_final(routine: Routine, run: Run, claim: Claim, trigger: Trigger, touch: TriggerTouch) -> Run:
     try:
         runs.write_final_run(run, (claim,), touch)
     except runs.ClaimTaken:
         return _earlier_run(routine, claim, trigger, touch.advance)
     except runs.TriggerUnavailable as exc:
         raise TriggerNotActive("Routine trigger is not active") from exc
-    return run
+    return _counted(run)
 
 
 def expires_in(now: datetime, seconds: int) -> int:
@@ -282,9 +265,7 @@ def slot_claim(trigger_id: str, slot: str, now: datetime) -> Claim:
     return Claim(f"slot#{trigger_id}#{slot}", expires_in(now, SLOT_CLAIM_TTL_SEC))
 
 
-def idempotency_claim(
-    routine_id: str, source: RunSource, trigger_id: str | None, key: str
-) -> Claim:
+def idempotency_claim(routine_id: str, source: RunSource, trigger_id: str | None, key: str) -> Claim:
     """Scope: routine, source, trigger (or none) and the caller's key (hashed: keys are arbitrary text)."""
     digest = hashlib.sha256(key.encode()).hexdigest()
     return Claim(f"idem#{routine_id}#{source}#{trigger_id or '-'}#{digest}")
@@ -302,11 +283,7 @@ def run_routine(
     source = RunSource(fields.get("source") or RunSource.manual)
     trigger = _named_trigger(routine, fields.get("trigger_id"))
     key = fields.get("idempotency_key")
-    claims = (
-        (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),)
-        if key
-        else ()
-    )
+    claims = (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),) if key else ()
     return start_run(
         routine,
         source,

@@ -27,7 +27,7 @@ from chalicelib.store.tables import (
     RunItem,
     TriggerItem,
 )
-from chalicelib.store.tx import Tx, TxCancelled
+from chalicelib.store.tx import Tx, TxCancelled, TxContended
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,7 @@ def write_linked_run(
     touch: TriggerTouch | None,
 ) -> None:
     """Writes a coalesced or skipped run, if `into` is still one of the routine's open issues."""
-    condition = (
-        RoutineItem.version == routine.version
-    ) & RoutineItem.openIssues.contains(into.encode())
+    condition = (RoutineItem.version == routine.version) & RoutineItem.openIssues.contains(into.encode())
     tx = Tx()
     tx.update(
         "routine",
@@ -136,16 +134,12 @@ def write_linked_run(
     _commit_run(tx, run, claims, touch)
 
 
-def write_final_run(
-    run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None
-) -> None:
+def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
     """Writes a run that created nothing (failed, or a record of dropped slots)."""
     _commit_run(Tx(), run, claims, touch)
 
 
-def _commit_run(
-    tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None
-) -> None:
+def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
     tx.put("run", _run_item(run), RunItem.id.does_not_exist())
     for claim in claims:
         item = ClaimItem(
@@ -159,6 +153,9 @@ def _commit_run(
         _touch_trigger(tx, touch)
     try:
         tx.commit()
+    except TxContended as exc:
+        # Real DynamoDB cancels colliding transactions outright; read again and decide again.
+        raise RoutineMoved() from exc
     except TxCancelled as exc:
         _raise_for(exc.failed, claims)
 
@@ -167,7 +164,7 @@ def _touch_trigger(tx: Tx, touch: TriggerTouch) -> None:
     actions: list[Action] = [TriggerItem.lastResult.set(touch.result)]
     if touch.fired_at:
         actions.append(TriggerItem.lastFiredAt.set(touch.fired_at))
-    condition = TriggerItem.id.exists() & (TriggerItem.enabled == True)
+    condition = TriggerItem.id.exists() & (TriggerItem.enabled == True)  # noqa: E712 (a pynamodb condition)
     if touch.advance:
         actions += _advance_actions(touch.advance.to)
         condition &= TriggerItem.nextRunAt == touch.advance.read
@@ -296,78 +293,62 @@ def list_issues(
     condition = None
     for part in conditions:
         condition = part if condition is None else condition & part
-    return [
-        _issue(item)
-        for item in index.query(
-            key, filter_condition=condition, scan_index_forward=False
-        )
-    ]
+    return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
 
 
 def update_issue(issue: Issue, changes: dict[str, Any], read: Issue) -> None:
-    """Writes an issue's fields; a change of status between open and closed moves its routine and run too.
+    """Writes an issue's fields; its routine's open set and its origin run follow its status, in one transaction.
 
     Every write is conditioned on the status read, so two racing closes cannot both move the run.
     """
     tx = Tx()
     actions: list[Action] = [
-        getattr(IssueItem, name).set(value)
-        if value is not None
-        else getattr(IssueItem, name).remove()
+        getattr(IssueItem, name).set(value) if value is not None else getattr(IssueItem, name).remove()
         for name, value in changes.items()
     ]
-    tx.update(
-        "issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status)
-    )
-    opened, closed = issue.status.is_open, read.status.is_open
-    if opened != closed and issue.origin_id and issue.origin_run_id:
-        _move_open_set(tx, issue, read_open=closed)
+    tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
+    if issue.origin_id and issue.origin_run_id:
+        _follow_status(tx, issue, read.status)
     try:
         tx.commit()
     except TxCancelled as exc:
         raise RoutineMoved() from exc
 
 
-def _move_open_set(tx: Tx, issue: Issue, read_open: bool) -> None:
+def _follow_status(tx: Tx, issue: Issue, was: IssueStatus) -> None:
     assert issue.origin_id and issue.origin_run_id
-    entry = {OpenIssue(issue.id, issue.origin_run_id).encode()}
-    if read_open:
+    if issue.status.is_open != was.is_open:
+        entry = {OpenIssue(issue.id, issue.origin_run_id).encode()}
+        change = RoutineItem.openIssues.add(entry) if issue.status.is_open else RoutineItem.openIssues.delete(entry)
+        tx.update("routine", RoutineItem(issue.origin_id), [change], RoutineItem.id.exists())
+    # Open to open leaves the run as it is; done and cancelled each say how it ended, even after one another.
+    if issue.status != was and not (issue.status.is_open and was.is_open):
         tx.update(
-            "routine",
-            RoutineItem(issue.origin_id),
-            [RoutineItem.openIssues.delete(entry)],
-            RoutineItem.id.exists(),
+            "run",
+            RunItem(issue.origin_id, issue.origin_run_id),
+            [*_run_outcome(issue), RunItem.updatedAt.set(issue.updated_at)],
+            RunItem.id.exists(),
         )
-        if issue.status == IssueStatus.done:
-            run_actions = [
-                RunItem.status.set(str(RunStatus.completed)),
-                RunItem.failureReason.remove(),
-            ]
-        else:
-            run_actions = [
-                RunItem.status.set(str(RunStatus.failed)),
-                RunItem.failureReason.set(f"Execution issue moved to {issue.status}"),
-            ]
-        run_actions += [RunItem.completedAt.set(issue.updated_at)]
-    else:
-        tx.update(
-            "routine",
-            RoutineItem(issue.origin_id),
-            [RoutineItem.openIssues.add(entry)],
-            RoutineItem.id.exists(),
-        )
-        run_actions = [
-            RunItem.status.set(str(RunStatus.issue_created)),
-            RunItem.completedAt.remove(),
+
+
+def _run_outcome(issue: Issue) -> list[Action]:
+    if issue.status == IssueStatus.done:
+        return [
+            RunItem.status.set(str(RunStatus.completed)),
             RunItem.failureReason.remove(),
+            RunItem.completedAt.set(issue.updated_at),
         ]
-    run_actions.append(RunItem.updatedAt.set(issue.updated_at))
-    tx.update(
-        "run",
-        RunItem(issue.origin_id, issue.origin_run_id),
-        run_actions,
-        RunItem.id.exists(),
-    )
+    if issue.status == IssueStatus.cancelled:
+        return [
+            RunItem.status.set(str(RunStatus.failed)),
+            RunItem.failureReason.set(f"Execution issue moved to {issue.status}"),
+            RunItem.completedAt.set(issue.updated_at),
+        ]
+    return [
+        RunItem.status.set(str(RunStatus.issue_created)),
+        RunItem.completedAt.remove(),
+        RunItem.failureReason.remove(),
+    ]
 
 
 def _issue_item(issue: Issue) -> IssueItem:

@@ -1,5 +1,6 @@
 """A TransactWriteItems whose items carry labels, so a cancellation names what failed."""
 
+import random
 import time
 import uuid
 from typing import Any
@@ -24,18 +25,21 @@ class TxCancelled(Exception):
         self.failed = failed
 
 
+class TxContended(TxCancelled):
+    """Concurrent transactions on the same items kept cancelling this one; no condition failed."""
+
+    def __init__(self) -> None:
+        super().__init__(set())
+
+
 class Tx:
     """Collects labelled writes; `commit` sends them as one transaction."""
 
     def __init__(self) -> None:
-        self._items: dict[str, list[tuple[str, dict[str, Any]]]] = {
-            group: [] for group in _GROUPS
-        }
+        self._items: dict[str, list[tuple[str, dict[str, Any]]]] = {group: [] for group in _GROUPS}
 
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        self._items["put"].append(
-            (label, item.get_save_kwargs_from_instance(condition=condition))
-        )
+        self._items["put"].append((label, item.get_save_kwargs_from_instance(condition=condition)))
 
     def update(
         self,
@@ -44,40 +48,39 @@ class Tx:
         actions: list[Action],
         condition: Condition | None = None,
     ) -> None:
-        kwargs = item.get_update_kwargs_from_instance(
-            actions=actions, condition=condition, add_version_condition=False
-        )
+        kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition, add_version_condition=False)
         self._items["update"].append((label, kwargs))
 
     def check(self, label: str, item: Model, condition: Condition) -> None:
+        hash_keyname = item._hash_keyname
+        assert hash_keyname
         kwargs = type(item).get_operation_kwargs_from_class(
-            getattr(item, item._hash_keyname),
+            getattr(item, hash_keyname),
             range_key=_range_value(item),
             condition=condition,
         )
         self._items["check"].append((label, kwargs))
 
-    def delete(
-        self, label: str, item: Model, condition: Condition | None = None
-    ) -> None:
-        kwargs = item.get_delete_kwargs_from_instance(
-            condition=condition, add_version_condition=False
-        )
+    def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
+        kwargs = item.get_delete_kwargs_from_instance(condition=condition, add_version_condition=False)
         self._items["delete"].append((label, kwargs))
 
     def commit(self) -> None:
-        """Commits, retrying transient conflicts; raises `TxCancelled` when a condition failed."""
+        """Commits, retrying transient conflicts; raises `TxCancelled` naming the failed conditions, if any."""
         for attempt in range(_ATTEMPTS):
             try:
                 self._send()
                 return
             except TransactWriteError as exc:
                 if is_transient(exc) and attempt < _ATTEMPTS - 1:
-                    time.sleep(0.01 * 2**attempt)
+                    time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: colliding writers spread out
                     continue
                 if exc.cause_response_code != "TransactionCanceledException":
                     raise
-                raise TxCancelled(self._failed_labels(exc)) from exc
+                failed = self._failed_labels(exc)
+                if not failed and is_transient(exc):
+                    raise TxContended() from exc
+                raise TxCancelled(failed) from exc
 
     def _send(self) -> None:
         connection = ClaimItem._get_connection().connection
@@ -94,9 +97,7 @@ class Tx:
         # pynamodb sends checks, deletes, puts, updates in that order: reasons follow it.
         labels = [label for group in _GROUPS for label, _ in self._items[group]]
         return {
-            label
-            for label, code in zip(labels, failed_items(exc))
-            if code == "ConditionalCheckFailed"
+            label for label, code in zip(labels, failed_items(exc), strict=False) if code == "ConditionalCheckFailed"
         }
 
 

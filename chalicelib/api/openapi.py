@@ -1,0 +1,341 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models that validate requests and describe responses.
+
+`python -m chalicelib.api.openapi > openapi.json` (`make openapi`) rewrites the checked-in copy.
+"""
+
+import json
+import re
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema
+
+from chalicelib import __version__
+from chalicelib.api import responses, schemas
+from chalicelib.domain.models import IssueStatus
+
+Json = dict[str, Any]
+PREFIX = "/api"  # where app.py mounts every blueprint
+REF = "#/components/schemas/{model}"
+
+API_KEY: tuple[Json, ...] = ({"apiKey": []},)
+NO_AUTH: tuple[Json, ...] = ()
+# Bearer-mode triggers send the secret; hmac_sha256 triggers sign with headers instead.
+WEBHOOK_AUTH: tuple[Json, ...] = ({"webhookSecret": []}, {})
+
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "The body is not valid JSON or does not fit the schema (`details` lists the problems)."),
+    401: ("Unauthorized", "Missing, unknown or revoked credentials."),
+    403: ("Forbidden", "The key may not do this: another company, board only, or another agent's routine."),
+    404: ("NotFound", "No such resource; malformed ids are not found either."),
+    409: ("Conflict", "The current state forbids this."),
+    413: ("PayloadTooLarge", "The body is over the size limit."),
+    415: ("UnsupportedMediaType", "The body is not JSON."),
+    422: ("Unprocessable", "A semantic error: a bad cron expression or time zone, a reference to another company."),
+    429: ("RateLimited", "Too many deliveries: retry after `Retry-After` seconds."),
+}
+
+PATH_PARAMETERS = {
+    "companyId": "Company id.",
+    "agentId": "Agent id.",
+    "routineId": "Routine id.",
+    "triggerId": "Trigger id.",
+    "issueId": "Issue id.",
+    "publicId": "The webhook trigger's public id, from its `webhookUrl`.",
+}
+Limit = Annotated[int, Field(ge=1, le=200)]
+QUERY_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "projectId": (str, "Only the routines of this project."),
+    "limit": (Limit, "How many runs, newest first: default 50; out-of-range values are clamped to 1 to 200."),
+    "assigneeAgentId": (str, "Only the issues assigned to this agent."),
+    "status": (IssueStatus, "Only the issues in this status."),
+    "originId": (str, "Only the execution issues of this routine."),
+}
+WEBHOOK_HEADERS: dict[str, str] = {
+    "X-Paperclip-Timestamp": "hmac_sha256 triggers: Unix time of signing, in seconds (or milliseconds).",
+    "X-Paperclip-Signature": (
+        "hmac_sha256 triggers: lowercase hex HMAC-SHA256 of `<timestamp>.<raw body>` with the trigger's secret, "
+        "optionally prefixed `sha256=`."
+    ),
+    "Idempotency-Key": "A retried delivery with the same key returns the same run (202) instead of firing again.",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route: its request and success shapes, and the errors it can answer besides the usual ones.
+
+    A shape is a pydantic model, a `TypeAdapter`, or a type such as `list[Model]`. Every operation that
+    authenticates can answer 401, and every one with a body 400, 413 and 415: `error_statuses` adds those.
+    """
+
+    route: str
+    operation_id: str
+    summary: str
+    response: Any = None
+    status: int = 200
+    request: Any = None
+    errors: tuple[int, ...] = ()
+    query: tuple[str, ...] = ()
+    security: tuple[Json, ...] = API_KEY
+    description: str | None = None
+    tag: str = ""
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ")[0]
+
+    @property
+    def path(self) -> str:
+        return self.route.split(" ")[1]
+
+    @property
+    def error_statuses(self) -> list[int]:
+        implied = {401} if self.security else set()
+        if self.request is not None:
+            implied |= {400, 413, 415}
+        return sorted(implied | set(self.errors))
+
+
+def _tagged(tag: str, *operations: Operation) -> tuple[Operation, ...]:
+    return tuple(replace(operation, tag=tag) for operation in operations)
+
+
+# fmt: off
+OPERATIONS = (
+    *_tagged(
+        "health",
+        Operation("GET /health", "health", "Version and whether each table answers",
+                  responses.Health, security=NO_AUTH),
+        Operation("GET /openapi.json", "openapi", "This document", dict[str, Any], security=NO_AUTH),
+    ),
+    *_tagged(
+        "directory",
+        Operation("POST /companies", "create_company", "Create a company (all-companies board key)",
+                  responses.Company, 201, schemas.CreateCompany, (403,)),
+        Operation("GET /companies", "list_companies", "List the companies the key can see",
+                  list[responses.Company]),
+        Operation("POST /companies/{companyId}/agents", "create_agent", "Create an agent (board key)",
+                  responses.Agent, 201, schemas.CreateAgent, (403, 404)),
+        Operation("GET /companies/{companyId}/agents", "list_agents", "List a company's agents",
+                  list[responses.Agent], errors=(403, 404)),
+        Operation("PATCH /agents/{agentId}", "update_agent", "Change an agent's status (board key)",
+                  responses.Agent, request=schemas.UpdateAgent, errors=(403, 404)),
+        Operation("POST /agents/{agentId}/keys", "create_agent_key", "Issue an API key for an agent (board key)",
+                  responses.AgentKey, 201, schemas.CreateKey, (403, 404)),
+        Operation("POST /companies/{companyId}/projects", "create_project", "Create a project (board key)",
+                  responses.Project, 201, schemas.CreateProject, (403, 404)),
+        Operation("GET /companies/{companyId}/projects", "list_projects", "List a company's projects",
+                  list[responses.Project], errors=(403, 404)),
+        Operation("POST /companies/{companyId}/goals", "create_goal", "Create a goal (board key)",
+                  responses.Goal, 201, schemas.CreateGoal, (403, 404)),
+        Operation("GET /companies/{companyId}/goals", "list_goals", "List a company's goals",
+                  list[responses.Goal], errors=(403, 404)),
+    ),
+    *_tagged(
+        "routines",
+        Operation("POST /companies/{companyId}/routines", "create_routine", "Create a routine",
+                  responses.Routine, 201, schemas.CreateRoutine, (403, 404, 409, 422),
+                  description="Agents can only create routines assigned to themselves. "
+                  "`active` without an assignee is stored as a paused draft."),
+        Operation("GET /companies/{companyId}/routines", "list_routines", "List a company's routines, newest first",
+                  list[responses.RoutineListItem], errors=(403, 404), query=("projectId",)),
+        Operation("GET /routines/{routineId}", "get_routine", "A routine, its triggers, recent runs and active issue",
+                  responses.RoutineDetail, errors=(403, 404)),
+        Operation("PATCH /routines/{routineId}", "update_routine", "Change a routine",
+                  responses.Routine, request=schemas.UpdateRoutine, errors=(403, 404, 409, 422),
+                  description="Archived is terminal (409); `active` needs an assignee (422)."),
+    ),
+    *_tagged(
+        "runs",
+        Operation("GET /routines/{routineId}/runs", "list_runs", "A routine's runs, newest first",
+                  list[responses.Run], errors=(403, 404), query=("limit",)),
+        Operation("POST /routines/{routineId}/run", "run_routine", "Fire a routine now",
+                  responses.Run, 202, schemas.RunRoutine, (403, 404, 409, 422),
+                  description="The concurrency policy still applies: the run may be `coalesced` or `skipped`. "
+                  "A repeated `idempotencyKey` returns the same run."),
+    ),
+    *_tagged(
+        "triggers",
+        Operation("POST /routines/{routineId}/triggers", "create_trigger", "Add a trigger to a routine",
+                  responses.TriggerWithSecret, 201, schemas.CreateTrigger, (403, 404, 422),
+                  description="A webhook trigger's secret is in `secretMaterial`, shown here and never again."),
+        Operation("PATCH /routine-triggers/{triggerId}", "update_trigger", "Change a trigger",
+                  responses.Trigger, request=schemas.UpdateTrigger, errors=(403, 404, 422)),
+        Operation("DELETE /routine-triggers/{triggerId}", "delete_trigger", "Delete a trigger",
+                  status=204, errors=(403, 404)),
+        Operation("POST /routine-triggers/{triggerId}/rotate-secret", "rotate_secret", "Replace a webhook's secret",
+                  responses.TriggerWithSecret, 200, schemas.AnyObject, (403, 404, 422),
+                  description="The old secret stops working at once; the URL stays the same."),
+    ),
+    *_tagged(
+        "issues",
+        Operation("GET /companies/{companyId}/issues", "list_issues", "List a company's issues",
+                  list[responses.Issue], errors=(403,), query=("assigneeAgentId", "status", "originId")),
+        Operation("GET /issues/{issueId}", "get_issue", "An issue", responses.Issue, errors=(403, 404)),
+        Operation("PATCH /issues/{issueId}", "update_issue", "Change an issue",
+                  responses.Issue, request=schemas.UpdateIssue, errors=(403, 404, 409),
+                  description="Closing an execution issue (`done`, `cancelled`) finishes its run and frees its "
+                  "routine."),
+    ),
+    *_tagged(
+        "webhooks",
+        Operation("POST /routine-triggers/public/{publicId}/fire", "fire_webhook", "Deliver a webhook",
+                  responses.Run, 202, dict[str, Any], (401, 404, 409, 429), security=WEBHOOK_AUTH,
+                  description="Public: authenticated by the trigger's secret (`bearer`) or signature "
+                  "(`hmac_sha256`), checked before anything else. The body must be a JSON object; it becomes "
+                  "the run's `triggerPayload`."),
+    ),
+)
+# fmt: on
+
+
+class _Generator(GenerateJsonSchema):
+    """Pydantic's JSON schemas without a title on every property (the names say it)."""
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False
+
+
+class _Schemas:
+    """Every shape's JSON schema, generated in one pass so that models used by several are defined once."""
+
+    def __init__(self, shapes: list[Any]) -> None:
+        mode: JsonSchemaMode = "validation"
+        adapters = [(index, mode, _adapter(shape)) for index, shape in enumerate(shapes)]
+        by_key, definitions = TypeAdapter.json_schemas(adapters, ref_template=REF, schema_generator=_Generator)
+        self._shapes = shapes
+        self._schemas = [by_key[(index, mode)] for index in range(len(shapes))]
+        self.components: Json = definitions.get("$defs", {})
+
+    def __getitem__(self, shape: Any) -> Json:
+        index = next(index for index, known in enumerate(self._shapes) if known is shape)
+        return dict(self._schemas[index])
+
+
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return shape if isinstance(shape, TypeAdapter) else TypeAdapter(shape)
+
+
+def _shapes() -> list[Any]:
+    found: list[Any] = [responses.Error, responses.RateLimited, str, int]
+    found += [annotation for annotation, _ in QUERY_PARAMETERS.values()]
+    for operation in OPERATIONS:
+        found += [shape for shape in (operation.request, operation.response) if shape is not None]
+    unique: list[Any] = []
+    for shape in found:
+        if not any(shape is known for known in unique):
+            unique.append(shape)
+    return unique
+
+
+@cache
+def build_document() -> Json:
+    """The whole document; the same for every call (the checked-in copy is compared with it)."""
+    shapes = _Schemas(_shapes())
+    paths: Json = {}
+    for operation in OPERATIONS:
+        paths.setdefault(PREFIX + operation.path, {})[operation.method.lower()] = _operation(operation, shapes)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Routines API",
+            "version": __version__,
+            "description": "Recurring work for AI agents: routines fire on a schedule, a webhook or an API call, "
+            "and each firing creates an execution issue for the routine's agent.",
+        },
+        "security": list(API_KEY),
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "An agent or board API key."},
+                "webhookSecret": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A bearer-mode webhook trigger's secret.",
+                },
+            },
+            "responses": _error_responses(shapes),
+            "schemas": dict(sorted(shapes.components.items())),
+        },
+    }
+
+
+def _operation(operation: Operation, shapes: _Schemas) -> Json:
+    body: Json = {"operationId": operation.operation_id, "tags": [operation.tag], "summary": operation.summary}
+    if operation.description:
+        body["description"] = operation.description
+    if operation.security != API_KEY:
+        body["security"] = list(operation.security)
+    parameters = _parameters(operation, shapes)
+    if parameters:
+        body["parameters"] = parameters
+    if operation.request is not None:
+        body["requestBody"] = {
+            "required": _requires_body(operation),
+            "content": {"application/json": {"schema": shapes[operation.request]}},
+        }
+    body["responses"] = {str(operation.status): _success(operation, shapes)} | {
+        str(status): {"$ref": f"#/components/responses/{ERRORS[status][0]}"} for status in operation.error_statuses
+    }
+    if operation.response is responses.Health:
+        body["responses"]["503"] = {"description": "A table does not answer.", **_json(shapes[responses.Health])}
+    return body
+
+
+def _parameters(operation: Operation, shapes: _Schemas) -> list[Json]:
+    found = [
+        {"name": name, "in": "path", "required": True, "description": PATH_PARAMETERS[name], "schema": shapes[str]}
+        for name in re.findall(r"{(\w+)}", operation.path)
+    ]
+    for name in operation.query:
+        annotation, description = QUERY_PARAMETERS[name]
+        found.append({"name": name, "in": "query", "description": description, "schema": shapes[annotation]})
+    if operation.security == WEBHOOK_AUTH:
+        found += [
+            {"name": name, "in": "header", "description": description, "schema": shapes[str]}
+            for name, description in WEBHOOK_HEADERS.items()
+        ]
+    return found
+
+
+def _requires_body(operation: Operation) -> bool:
+    """Views read an absent body as `{}`, so it is required only when `{}` does not fit; the webhook reads raw."""
+    if operation.security == WEBHOOK_AUTH:
+        return True
+    try:
+        _adapter(operation.request).validate_python({})
+    except ValidationError:
+        return True
+    return False
+
+
+def _success(operation: Operation, shapes: _Schemas) -> Json:
+    if operation.response is None:
+        return {"description": "Done; no body."}
+    return {"description": operation.summary, **_json(shapes[operation.response])}
+
+
+def _error_responses(shapes: _Schemas) -> Json:
+    found = {name: {"description": text, **_json(shapes[responses.Error])} for name, text in ERRORS.values()}
+    found["RateLimited"] = {
+        "description": ERRORS[429][1],
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": shapes[int]}},
+        **_json(shapes[responses.RateLimited]),
+    }
+    return found
+
+
+def _json(schema: Json) -> Json:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def main() -> None:
+    print(json.dumps(build_document(), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

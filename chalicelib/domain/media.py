@@ -1,0 +1,28 @@
+"""Request bodies: JSON only, within a size limit, parsed without ever raising anything but a 4xx."""
+
+import json
+from typing import Any
+
+from chalicelib.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def parse_json(content_type: str | None, raw: bytes, limit: int, empty: Any = None) -> Any:
+    """The parsed body (`empty` when there is none); 415 when not JSON, 413 over `limit` bytes, 400 when malformed."""
+    if not raw.strip():
+        if content_type and not is_json(content_type):
+            raise UnsupportedMediaType("Request body must be application/json")
+        return empty
+    if not is_json(content_type):
+        raise UnsupportedMediaType("Request body must be application/json")
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"Request body is over {limit} bytes")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: a deeply nested document is malformed input, not a server fault.
+        raise BadRequest("Request body is not valid JSON") from exc
