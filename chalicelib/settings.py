@@ -20,6 +20,8 @@ class Settings:
     log_level: str
     metrics_namespace: str
     emit_metrics: bool
+    webhook_rate_per_id: int
+    webhook_rate_per_ip: int
 
 
 def load_settings() -> Settings:
@@ -38,6 +40,8 @@ def load_settings() -> Settings:
         tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", "40")),
         log_level=env.get("ROUTINES_LOG_LEVEL", "INFO"),
         metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", "Routines"),
+        webhook_rate_per_id=int(env.get("ROUTINES_WEBHOOK_RATE_PER_ID", "30")),
+        webhook_rate_per_ip=int(env.get("ROUTINES_WEBHOOK_RATE_PER_IP", "120")),
         emit_metrics=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) or env.get("ROUTINES_EMF") == "1",
     )
 

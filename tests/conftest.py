@@ -14,6 +14,9 @@ os.environ.update(
     ROUTINES_DYNAMODB_SECRET_ACCESS_KEY="test",
     ROUTINES_TABLE_PREFIX="test",
     AWS_DEFAULT_REGION="us-east-1",
+    # Every test delivers from 127.0.0.1: limits high enough never to bind, except where a test fills a window.
+    ROUTINES_WEBHOOK_RATE_PER_ID="1000",
+    ROUTINES_WEBHOOK_RATE_PER_IP="1000000",
 )
 
 # The table models read their endpoint when imported: only now may chalicelib.store be imported.

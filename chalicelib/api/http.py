@@ -4,7 +4,7 @@ import functools
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -47,12 +47,11 @@ class Call:
     request: Request
     principal: Principal
     now: datetime
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def body(self, model: type[M] | TypeAdapter[Any]) -> Any:
         """The JSON body validated by a pydantic model; 400 with details when it does not fit."""
-        raw = self.request.raw_body or b""
-        content_type = self.request.headers.get("content-type")
-        data = parse_json(content_type, raw.encode() if isinstance(raw, str) else raw, MAX_API_BODY_BYTES, {})
+        data = parse_json(self.request.headers.get("content-type"), self.raw_body, MAX_API_BODY_BYTES, {})
         try:
             return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
         except ValidationError as exc:
@@ -61,6 +60,18 @@ class Call:
     def query(self, name: str) -> str | None:
         params: Mapping[str, str] = self.request.query_params or {}
         return params.get(name)
+
+    @property
+    def raw_body(self) -> bytes:
+        """The exact bytes sent (signatures are computed over them)."""
+        raw = self.request.raw_body or b""
+        return raw.encode() if isinstance(raw, str) else raw
+
+    @property
+    def client_ip(self) -> str:
+        """The caller's address as API Gateway saw it (not X-Forwarded-For, which a caller can forge)."""
+        context: dict[str, Any] = self.request.context or {}
+        return str((context.get("identity") or {}).get("sourceIp") or "unknown")
 
     @property
     def base_url(self) -> str:
@@ -101,7 +112,9 @@ def route(
         def handler(**params: str) -> Response:
             request = bp.current_request
             started = time.perf_counter()
-            response, error = respond(lambda: view(_call(request, public), **params), status)
+            call = Call(request, Principal(""), runtime.now())
+            response, error = respond(lambda: view(_authenticated(call, public), **params), status)
+            response.headers.update(call.response_headers)
             _record(request, path, params, response, error, time.perf_counter() - started)
             return response
 
@@ -111,9 +124,11 @@ def route(
     return register
 
 
-def _call(request: Request, public: bool) -> Call:
-    principal = Principal("") if public else authenticate(request.headers.get("authorization"))
-    return Call(request, principal, runtime.now())
+def _authenticated(call: Call, public: bool) -> Call:
+    """Every route but the public ones authenticates before anything else (401 first)."""
+    if not public:
+        call.principal = authenticate(call.request.headers.get("authorization"))
+    return call
 
 
 def respond(produce: Callable[[], Any], status: int) -> tuple[Response, Exception | None]:
@@ -137,7 +152,11 @@ def error_response(exc: errors.DomainError) -> Response:
         body["details"] = exc.details
     headers: dict[str, str | list[str]] = {}
     if isinstance(exc, errors.RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
+        headers = {
+            "Retry-After": str(exc.retry_after),
+            "X-RateLimit-Limit": str(exc.limit),
+            "X-RateLimit-Remaining": "0",
+        }
         body = {"error": exc.message, "retryAfterSeconds": exc.retry_after}
     return Response(body=body, status_code=status, headers=headers)
 

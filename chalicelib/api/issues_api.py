@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib import runtime
 from chalicelib.api import render, schemas
 from chalicelib.api.http import Call, route
-from chalicelib.services import issues, webhooks
+from chalicelib.services import issues, ratelimit, webhooks
 
 bp = Blueprint(__name__)
 
@@ -41,7 +41,8 @@ def update_issue(call: Call, issueId: str) -> dict[str, Any]:
     public=True,
 )
 def fire_webhook(call: Call, publicId: str) -> dict[str, Any]:
-    raw = call.request.raw_body or b""
-    body = raw.encode() if isinstance(raw, str) else raw
-    run = webhooks.fire_webhook(publicId, dict(call.request.headers), body, call.now, runtime.new_id)
+    # Counted before anything else, rejected deliveries too; every answer carries the allowance left.
+    allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now)
+    call.response_headers.update(allowance.headers())
+    run = webhooks.fire_webhook(publicId, dict(call.request.headers), call.raw_body, call.now, runtime.new_id)
     return render.run(run)

@@ -46,6 +46,6 @@ class RateLimited(DomainError):
     """Too many requests (429)."""
 
     def __init__(self, message: str, retry_after: int, limit: int) -> None:
-        super().__init__(message, {"retryAfterSeconds": retry_after})
+        super().__init__(message)
         self.retry_after = retry_after
         self.limit = limit

@@ -233,7 +233,8 @@ class IssueItem(Model):
 
 
 class ClaimItem(Model):
-    """Uniqueness guards (slots, idempotency keys, replays) and id lookups (`public#`, `ref#`)."""
+    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`) and
+    webhook rate-limit windows (`rate#`)."""
 
     class Meta(_TableMeta):
         table_name = prefixed("claims")
@@ -243,6 +244,7 @@ class ClaimItem(Model):
     routineId = UnicodeAttribute(null=True)
     targetId = UnicodeAttribute(null=True)
     companyId = UnicodeAttribute(null=True)
+    hits = NumberAttribute(null=True)
     expiresAt = NumberAttribute(null=True)
 
 

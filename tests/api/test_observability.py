@@ -1,0 +1,84 @@
+"""Structured logs carry ids, never secrets; metrics are EMF lines CloudWatch can read."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from chalicelib import observability
+from chalicelib.domain.signing import sign_delivery
+from chalicelib.settings import SETTINGS
+from tests.support import World
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_no_key_secret_or_signature_ever_reaches_a_log_line(world: World, capfd: pytest.CaptureFixture[str]) -> None:
+    routine = world.routine()
+    created = world.trigger(routine["id"], kind="webhook", signingMode="hmac_sha256")
+    secret = created["secretMaterial"]["webhookSecret"]
+    body = json.dumps({"event": "deploy"}).encode()
+    headers = {"Content-Type": "application/json", **sign_delivery(secret, body, 1_900_000_000)}
+    url = f"/routine-triggers/public/{created['trigger']['publicId']}/fire"
+    world.anonymous.post(url, data=body, headers=headers)  # stale timestamp: 401, logged
+    rotated = world.board.post(f"/routine-triggers/{created['trigger']['id']}/rotate-secret", {}).json()
+    key = world.board.post(f"/agents/{world.alpha_id}/keys", {"label": "ci"}).json()["token"]
+    world.alpha.get(f"/routines/{routine['id']}")
+    world.anonymous.get("/companies", headers={"Authorization": "Bearer rk_agent_not-a-real-key"})
+
+    captured = capfd.readouterr()
+    everything = captured.out + captured.err
+    forbidden = [secret, rotated["secretMaterial"]["webhookSecret"], headers["X-Paperclip-Signature"], key]
+    forbidden += [world.board.key, world.alpha.key, "rk_agent_not-a-real-key"]
+    assert [value for value in forbidden if value and value in everything] == []
+    requests = [line for line in _json_lines(captured.err) if line.get("message") == "request"]
+    assert {"method", "route", "status", "latencyMs"} <= requests[0].keys()
+    assert any(line.get("routineId") == routine["id"] for line in requests)
+
+
+def test_a_run_response_logs_its_run_id(world: World, capfd: pytest.CaptureFixture[str]) -> None:
+    routine = world.routine()
+    run = world.alpha.post(f"/routines/{routine['id']}/run", {}).json()
+    lines = _json_lines(capfd.readouterr().err)
+    assert any(line.get("runId") == run["id"] and line.get("status") == 202 for line in lines)
+
+
+def test_runs_are_counted_once_as_emf_metrics(
+    world: World, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(observability, "SETTINGS", replace(SETTINGS, emit_metrics=True))
+    routine = world.routine()
+    for _ in range(3):  # the same key thrice: one dispatch, two retries that return it
+        world.alpha.post(f"/routines/{routine['id']}/run", {"idempotencyKey": "once"})
+
+    documents = [line for line in _json_lines(capfd.readouterr().err) if "_aws" in line]
+    dispatched = [doc for doc in documents if "RunsDispatched" in doc]
+    assert len(dispatched) == 1
+    (document,) = dispatched
+    directive = document["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
+    assert directive["Namespace"] == SETTINGS.metrics_namespace
+    assert directive["Dimensions"] == [["Source", "Status"]]
+    assert (document["Source"], document["Status"], document["RunsDispatched"]) == ("manual", "issue_created", 1)
+
+
+def test_a_rejected_webhook_is_counted_by_reason(
+    world: World, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(observability, "SETTINGS", replace(SETTINGS, emit_metrics=True))
+    routine = world.routine()
+    public_id = world.trigger(routine["id"], kind="webhook")["trigger"]["publicId"]
+    world.anonymous.post(f"/routine-triggers/public/{public_id}/fire", {}, headers={"Authorization": "Bearer no"})
+
+    documents = [line for line in _json_lines(capfd.readouterr().err) if "WebhookRejected" in line]
+    assert [(doc["Reason"], doc["WebhookRejected"]) for doc in documents] == [("bad_bearer", 1)]
+
+
+def test_metrics_stay_off_outside_lambda(capfd: pytest.CaptureFixture[str]) -> None:
+    observability.metrics({"DueTriggers": 3})
+    assert "_aws" not in capfd.readouterr().err

@@ -1,0 +1,94 @@
+"""Webhook rate limits: per public id and per client address, fixed one-minute windows in DynamoDB."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.errors import RateLimited
+from chalicelib.services.ratelimit import WINDOW_SECONDS, admit_delivery
+from chalicelib.settings import SETTINGS
+from chalicelib.store.tables import ClaimItem
+from tests.support import World
+
+
+def _webhook(world: World) -> tuple[str, str, str]:
+    routine = world.routine(concurrencyPolicy="always_enqueue")
+    created = world.trigger(routine["id"], kind="webhook")
+    return routine["id"], created["trigger"]["publicId"], created["secretMaterial"]["webhookSecret"]
+
+
+def _fire(world: World, public_id: str, secret: str) -> "object":
+    return world.anonymous.post(
+        f"/routine-triggers/public/{public_id}/fire", {"event": "x"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+
+
+def _fill_windows(public_id: str) -> None:
+    """Puts this id's current and next window at the limit (the minute may turn before the request)."""
+    start = int(datetime.now(UTC).timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
+    for window in (start, start + WINDOW_SECONDS):
+        key = f"rate#id#{public_id}#{window}"
+        ClaimItem(key, hits=SETTINGS.webhook_rate_per_id, expiresAt=window + 2 * WINDOW_SECONDS).save()
+
+
+def test_every_delivery_answer_carries_the_allowance_left(world: World) -> None:
+    _, public_id, secret = _webhook(world)
+    accepted = _fire(world, public_id, secret)
+    refused = _fire(world, public_id, "wrong")
+    assert (accepted.status_code, refused.status_code) == (202, 401)  # type: ignore[attr-defined]
+    for response in (accepted, refused):
+        assert response.headers["X-RateLimit-Limit"] == str(SETTINGS.webhook_rate_per_id)  # type: ignore[attr-defined]
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in (accepted, refused)]  # type: ignore[attr-defined]
+    assert remaining[1] == remaining[0] - 1  # the rejected delivery counted too
+
+
+def test_a_full_window_answers_429_with_retry_after_and_fires_nothing(world: World) -> None:
+    routine_id, public_id, secret = _webhook(world)
+    _fill_windows(public_id)
+
+    response = _fire(world, public_id, secret)
+
+    assert response.status_code == 429  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["error"] == "Webhook rate limit exceeded"
+    assert 1 <= body["retryAfterSeconds"] <= WINDOW_SECONDS
+    headers = response.headers  # type: ignore[attr-defined]
+    assert int(headers["Retry-After"]) == body["retryAfterSeconds"]
+    assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == (
+        str(SETTINGS.webhook_rate_per_id),
+        "0",
+    )
+    assert world.board.get(f"/routines/{routine_id}/runs").json() == []
+
+
+def test_an_unknown_public_id_is_counted_and_limited_too(world: World) -> None:
+    public_id = "f" * 24
+    _fill_windows(public_id)
+    assert _fire(world, public_id, "guess").status_code == 429  # type: ignore[attr-defined]
+
+
+def test_the_per_address_limit_binds_across_public_ids() -> None:
+    now = datetime(2026, 6, 1, 12, 0, 5, tzinfo=UTC)
+    address = "203.0.113.7"
+    for index in range(12):
+        admit_delivery(f"per-address-{index % 3}", address, now, per_id=30, per_ip=12)
+    with pytest.raises(RateLimited) as refused:
+        admit_delivery("per-address-another", address, now, per_id=30, per_ip=12)
+    assert (refused.value.limit, refused.value.retry_after) == (12, WINDOW_SECONDS - 5)
+
+
+def test_the_tighter_limit_is_the_one_reported() -> None:
+    now = datetime(2026, 6, 1, 13, 0, 0, tzinfo=UTC)
+    allowance = admit_delivery("tighter-id", "203.0.113.8", now, per_id=3, per_ip=120)
+    assert (allowance.limit, allowance.remaining) == (3, 2)
+
+
+def test_a_new_window_starts_afresh() -> None:
+    now = datetime(2026, 6, 1, 12, 0, 59, tzinfo=UTC)
+    limits = {"per_id": 5, "per_ip": 100}
+    for _ in range(5):
+        admit_delivery("window-test-id", "198.51.100.1", now, **limits)
+    with pytest.raises(RateLimited):
+        admit_delivery("window-test-id", "198.51.100.1", now, **limits)
+    allowance = admit_delivery("window-test-id", "198.51.100.1", now + timedelta(seconds=1), **limits)
+    assert allowance.remaining == 4
