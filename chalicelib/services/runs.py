@@ -63,16 +63,14 @@ def start_run(
     """
     for _ in range(_ATTEMPTS):
         _check_can_fire(routine, source, trigger)
-        run = Run(
-            id=new_id(),
-            routine_id=routine.id,
-            company_id=routine.company_id,
-            source=source,
-            status=decide_overlap(routine.concurrency_policy, routine.newest_open_issue),
-            triggered_at=to_iso(now),
-            created_at=to_iso(now),
-            updated_at=to_iso(now),
-            trigger_id=trigger.id if trigger else None,
+        status = decide_overlap(routine.concurrency_policy, routine.newest_open_issue)
+        run = _new_run(
+            routine,
+            source,
+            status,
+            trigger,
+            now,
+            new_id,
             scheduled_for=scheduled_for,
             idempotency_key=idempotency_key,
             trigger_payload=payload,
@@ -82,14 +80,38 @@ def start_run(
         except runs.ClaimTaken as exc:
             return _earlier_run(routine, exc.claim, trigger, advance)
         except runs.RoutineMoved:
-            routine = _reload(routine.id)
+            routine = reload_routine(routine.id)
         except runs.AssigneeUnavailable:
             assert routine.assignee_agent_id
             check_assignable(routine.company_id, routine.assignee_agent_id)
-            routine = _reload(routine.id)
+            routine = reload_routine(routine.id)
         except runs.TriggerUnavailable as exc:
             raise TriggerNotActive("Routine trigger is not active") from exc
     raise Conflict("Routine is busy; retry the run")
+
+
+def _new_run(
+    routine: Routine,
+    source: RunSource,
+    status: RunStatus,
+    trigger: Trigger | None,
+    now: datetime,
+    new_id: IdFactory,
+    **fields: Any,
+) -> Run:
+    stamp = to_iso(now)
+    return Run(
+        id=new_id(),
+        routine_id=routine.id,
+        company_id=routine.company_id,
+        source=source,
+        status=status,
+        triggered_at=stamp,
+        created_at=stamp,
+        updated_at=stamp,
+        trigger_id=trigger.id if trigger else None,
+        **fields,
+    )
 
 
 def _check_can_fire(routine: Routine, source: RunSource, trigger: Trigger | None) -> None:
@@ -181,10 +203,11 @@ def _earlier_run(routine: Routine, claim: Claim, trigger: Trigger | None, advanc
     return earlier
 
 
-def _reload(routine_id: str) -> Routine:
+def reload_routine(routine_id: str) -> Routine:
+    """The routine as stored now (routines are archived, never deleted: a missing one is not active)."""
     routine = routines.get_routine(routine_id)
     if routine is None:
-        raise Conflict("Routine was deleted while dispatching")
+        raise TriggerNotActive("Routine not found")
     return routine
 
 
@@ -199,16 +222,13 @@ def record_failure(
     advance: Advance | None,
 ) -> Run:
     """Records a scheduled firing that could not dispatch as a `failed` run, once per slot."""
-    run = Run(
-        id=new_id(),
-        routine_id=routine.id,
-        company_id=routine.company_id,
-        source=RunSource.schedule,
-        status=RunStatus.failed,
-        triggered_at=to_iso(now),
-        created_at=to_iso(now),
-        updated_at=to_iso(now),
-        trigger_id=trigger.id,
+    run = _new_run(
+        routine,
+        RunSource.schedule,
+        RunStatus.failed,
+        trigger,
+        now,
+        new_id,
         scheduled_for=scheduled_for,
         failure_reason=error.message,
         completed_at=to_iso(now),
@@ -227,16 +247,13 @@ def record_dropped(
 ) -> Run:
     """Records missed slots that will not fire as one `skipped` run, so nothing disappears silently."""
     first, last = to_iso(dropped.first), to_iso(dropped.last)
-    run = Run(
-        id=new_id(),
-        routine_id=routine.id,
-        company_id=routine.company_id,
-        source=RunSource.schedule,
-        status=RunStatus.skipped,
-        triggered_at=to_iso(now),
-        created_at=to_iso(now),
-        updated_at=to_iso(now),
-        trigger_id=trigger.id,
+    run = _new_run(
+        routine,
+        RunSource.schedule,
+        RunStatus.skipped,
+        trigger,
+        now,
+        new_id,
         scheduled_for=first,
         failure_reason="missed",
         completed_at=to_iso(now),

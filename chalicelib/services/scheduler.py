@@ -29,6 +29,7 @@ from chalicelib.services.runs import (
     TriggerNotActive,
     record_dropped,
     record_failure,
+    reload_routine,
     slot_claim,
     start_run,
 )
@@ -208,7 +209,7 @@ class _Firing:
             return
         for index, slot in enumerate(slots):
             if index:  # the previous slot changed the routine's open issues
-                self.routine = _reread(self.routine.id)
+                self.routine = reload_routine(self.routine.id)
             last = index == len(slots) - 1
             run = _fire_slot(
                 self.routine,
@@ -229,13 +230,6 @@ def _is_due(trigger: Trigger, now: datetime) -> bool:
         and trigger.next_run_at is not None
         and trigger.next_run_at <= to_iso(now)
     )
-
-
-def _reread(routine_id: str) -> Routine:
-    routine = routines.get_routine(routine_id)
-    if routine is None:
-        raise TriggerNotActive("Routine not found")
-    return routine
 
 
 def _fire_slot(
