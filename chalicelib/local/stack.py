@@ -5,6 +5,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ def attach(data_dir: Path) -> LocalDatabase:
 
 
 def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) -> None:
+    _check_port_free(host, port)
     data_dir = data_dir.resolve()
     (data_dir / "dev.json").unlink(missing_ok=True)
     dynamodb = DynamoDBLocal(data_dir / "dynamodb", log_path=data_dir / "dynamodb.log").start()
@@ -71,6 +73,14 @@ def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) ->
     finally:
         dynamodb.stop()
         (data_dir / "dev.json").unlink(missing_ok=True)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise SystemExit(f"{host}:{port} is in use (another `routines dev`?): pick another with --port.") from None
 
 
 def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_seconds: float | None) -> None:
