@@ -1,0 +1,1 @@
+"""Benchmarks of the Routines service: `make bench` runs them all and writes bench/RESULTS.md."""

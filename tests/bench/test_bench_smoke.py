@@ -1,0 +1,65 @@
+"""The benchmark code paths at tiny sizes: they run and report what they should (not how fast)."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import machine, suite
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict[str, Any]]:
+    emitted: list[dict[str, Any]] = []
+    suite.run_all(suite.TINY, emitted.append)
+    return {result["benchmark"]: result for result in emitted}
+
+
+def test_every_benchmark_reports_its_figures_and_targets(results: dict[str, dict[str, Any]]) -> None:
+    assert list(results) == [
+        "tick_cost",
+        "dispatch_vs_raw",
+        "requests_per_dispatch",
+        "cron_next_fire",
+        "cold_start",
+        "api_latency",
+    ]
+    for result in results.values():
+        assert all(isinstance(met, bool) for met in result.get("targets", {}).values())
+
+
+def test_tick_cost_finds_the_due_triggers_at_every_size(results: dict[str, dict[str, Any]]) -> None:
+    tick = results["tick_cost"]
+    assert tick["stored"] == list(suite.TINY.tick.stored)
+    assert all(found >= suite.TINY.tick.due for found in tick["dueFound"])
+    assert tick["tickRunsCreated"] == [suite.TINY.tick.due] * len(tick["stored"])
+    assert tick["findQueries"][0] > 0
+    assert tick["readsRatio"] > 0 and tick["timeRatio"] > 0
+
+
+def test_dispatch_and_raw_rates_are_measured_side_by_side(results: dict[str, dict[str, Any]]) -> None:
+    dispatch = results["dispatch_vs_raw"]
+    assert dispatch["itemsPerTransaction"] >= 5
+    assert dispatch["dispatchRunsPerSecond"] > 0 and dispatch["rawTransactionsPerSecond"] > 0
+    assert dispatch["ratio"] > 0
+
+
+def test_request_counts_name_the_operations(results: dict[str, dict[str, Any]]) -> None:
+    counted = results["requests_per_dispatch"]
+    assert "TransactWriteItems" in counted["startRunByOperation"]
+    assert counted["scheduledByOperation"]["TransactWriteItems"] == 1
+
+
+def test_cron_cold_start_and_api_report_ratios(results: dict[str, dict[str, Any]]) -> None:
+    assert results["cron_next_fire"]["speedupVsCroniter"] > 0
+    assert results["cold_start"]["ratio"] > 0
+    assert results["api_latency"]["webhookFireP50Ratio"] > 0
+
+
+def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="bench-only dependency (requirements-bench.txt)")
+    from bench import report
+
+    path = report.write(list(results.values()), machine.describe(), machine.load(), 1.0, tmp_path)
+    assert "## 1. Tick cost vs stored triggers" in path.read_text()
+    assert (tmp_path / "tick_cost.png").stat().st_size > 0
