@@ -33,9 +33,12 @@ Uuid = Annotated[
     StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
     AfterValidator(str.lower),
 ]
-# `pattern` changes no validation (stripping comes first); it tells the document that blanks do not count.
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
+# `pattern` tells the document that blanks do not count (stripping comes first). "A character that is not
+# blank" in every dialect involved: the validator's trim also removes \x85, Python's \x1c-\x1f, and JSON
+# Schema's (ECMAScript) \s covers \ufeff; excluding the union keeps the document and validation in agreement.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 
@@ -48,10 +51,14 @@ def _whole_number(value: Any) -> Any:
 ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True), BeforeValidator(_whole_number)]
 
 
+_DEFERRED = ConfigDict(defer_build=True)
+
+
 class Body(BaseModel):
     """camelCase on the wire, unknown keys rejected."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # defer_build: a model's validator is built on first use, not at import (the tick never needs one).
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
 
     _not_null: ClassVar[tuple[str, ...]] = ()
 
@@ -115,7 +122,7 @@ class _TriggerBase(Body):
 class CreateScheduleTrigger(_TriggerBase):
     kind: Literal["schedule"]
     cron_expression: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
     ]
     timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
 
@@ -134,7 +141,8 @@ CreateTrigger = TypeAdapter(
     Annotated[
         CreateScheduleTrigger | CreateWebhookTrigger | CreateApiTrigger,
         Field(discriminator="kind"),
-    ]
+    ],
+    config=_DEFERRED,
 )
 
 
@@ -150,7 +158,7 @@ class UpdateTrigger(Body):
 
 
 # The reference accepts any object as the rotate-secret body; it must still be a JSON object.
-AnyObject = TypeAdapter(dict[str, Any])
+AnyObject = TypeAdapter(dict[str, Any], config=_DEFERRED)
 
 
 class RunRoutine(Body):
@@ -158,7 +166,7 @@ class RunRoutine(Body):
     trigger_id: Uuid | None = None
     payload: dict[str, Any] | None = None
     idempotency_key: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"\S")] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NOT_BLANK)] | None
     ) = None
 
 

@@ -5,9 +5,11 @@ import threading
 from pathlib import Path
 
 from chalice.cli.factory import CLIFactory
-from chalice.local import LocalDevServer, create_local_server
+from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Without TCP_NODELAY every response on a kept-alive connection waits ~40 ms for delayed ACKs.
+ChaliceRequestHandler.disable_nagle_algorithm = True
 
 
 class ApiServer:

@@ -122,27 +122,52 @@ def find_due(now: datetime, pool: Executor) -> list[tuple[str, str]]:
 
 
 def dispatch_all(trigger_ids: Iterable[str], now: datetime, new_id: IdFactory, pool: Executor) -> list[Outcome]:
-    return list(pool.map(lambda trigger_id: dispatch_due(trigger_id, now, new_id), trigger_ids))
+    """Dispatches due triggers in parallel, reading them and then their routines in consistent batches
+    (two requests per hundred triggers instead of two per trigger)."""
+    ids = list(trigger_ids)
+    try:
+        triggers = routines.get_triggers(ids)
+        owners = routines.get_routines({trigger.routine_id for trigger in triggers.values()})
+    except Exception:
+        logger.exception("batch read failed; dispatching %d triggers one by one", len(ids))
+        return list(pool.map(lambda trigger_id: dispatch_due(trigger_id, now, new_id), ids))
+
+    def dispatch(trigger_id: str) -> Outcome:
+        trigger = triggers.get(trigger_id)
+        routine = owners.get(trigger.routine_id) if trigger else None
+        return _guarded(trigger_id, lambda outcome: _dispatch(trigger, routine, now, new_id, outcome))
+
+    return list(pool.map(dispatch, ids))
 
 
 def dispatch_due(trigger_id: str, now: datetime, new_id: IdFactory) -> Outcome:
     """Fires the slots of one due trigger and advances it; a failure is recorded, never raised."""
+
+    def dispatch(outcome: Outcome) -> None:
+        trigger = routines.get_trigger(trigger_id)
+        routine = routines.get_routine(trigger.routine_id) if trigger else None
+        _dispatch(trigger, routine, now, new_id, outcome)
+
+    return _guarded(trigger_id, dispatch)
+
+
+def _guarded(trigger_id: str, dispatch: Callable[[Outcome], None]) -> Outcome:
     outcome = Outcome()
     try:
-        _dispatch(trigger_id, now, new_id, outcome)
+        dispatch(outcome)
     except Exception:
         logger.exception("tick failed for trigger %s", trigger_id)
         outcome.errors += 1
     return outcome
 
 
-def _dispatch(trigger_id: str, now: datetime, new_id: IdFactory, outcome: Outcome) -> None:
-    # The index may be stale (eventually consistent, or behind a pause): trust only a consistent read.
-    trigger = routines.get_trigger(trigger_id)
+def _dispatch(
+    trigger: Trigger | None, routine: Routine | None, now: datetime, new_id: IdFactory, outcome: Outcome
+) -> None:
+    # The index may be stale (eventually consistent, or behind a pause): trust only consistent reads.
     if trigger is None or not _is_due(trigger, now):
         return
     assert trigger.next_run_at
-    routine = routines.get_routine(trigger.routine_id)
     if routine is None or routine.status != RoutineStatus.active:
         routines.unindex_if_inactive(trigger)
         return

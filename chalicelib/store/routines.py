@@ -32,6 +32,12 @@ def get_routine(routine_id: str) -> Routine | None:
         return None
 
 
+def get_routines(routine_ids: set[str]) -> dict[str, Routine]:
+    """Routines by id, read consistently in batches of a hundred."""
+    items = RoutineItem.batch_get(sorted(routine_ids), consistent_read=True)
+    return {item.id: _routine(item) for item in items}
+
+
 def list_routines(company_id: str, project_id: str | None = None) -> list[Routine]:
     condition = RoutineItem.projectId == project_id if project_id else None
     items = RoutineItem.byCompany.query(company_id, filter_condition=condition, scan_index_forward=False)
@@ -136,6 +142,12 @@ def get_trigger(trigger_id: str) -> Trigger | None:
         return _trigger(TriggerItem.get(trigger_id, consistent_read=True))
     except TriggerItem.DoesNotExist:
         return None
+
+
+def get_triggers(trigger_ids: list[str]) -> dict[str, Trigger]:
+    """Triggers by id, read consistently in batches of a hundred (duplicate ids are read once)."""
+    items = TriggerItem.batch_get(sorted(set(trigger_ids)), consistent_read=True)
+    return {item.id: _trigger(item) for item in items}
 
 
 def list_triggers(routine_id: str) -> list[Trigger]:

@@ -10,8 +10,10 @@ from chalicelib import runtime
 from chalicelib.domain.models import RoutineStatus
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.services import routines as routine_service
-from chalicelib.services.scheduler import default_pool, tick
+from chalicelib.services.scheduler import default_pool, dispatch_all, tick
 from chalicelib.store import routines
+from chalicelib.store.directory import ISSUE_NUMBERS
+from chalicelib.store.metering import counting_requests
 from chalicelib.store.tables import ALL_TABLES, TriggerItem
 from tests.scheduler.conftest import BOARD, Schedules, utc
 
@@ -55,8 +57,21 @@ def test_a_tick_queries_the_due_index_reads_by_key_and_writes_without_scanning(
 
     assert len(schedules.runs(catching_up)) == 3 and len(schedules.runs(stale)) == 1
     kinds = {operation for operation, _, _ in during_tick}
-    assert kinds <= {"Query", "GetItem", "TransactWriteItems", "UpdateItem"}
+    assert kinds <= {"Query", "BatchGetItem", "GetItem", "TransactWriteItems", "UpdateItem"}
     triggers = TriggerItem.Meta.table_name
     assert {(table, index) for operation, table, index in during_tick if operation == "Query"} == {(triggers, "due")}
     assert during_tick[("Query", triggers, "due")] == len(routines.all_due_shards())
     assert not any(operation == "Scan" for operation, _, _ in during_tick)
+
+
+def test_dispatching_due_triggers_reads_them_and_their_routines_in_two_batches(schedules: Schedules) -> None:
+    made_at, now = utc(2026, 7, 2, 5, 59), utc(2026, 7, 2, 6, 0, 20)
+    made = [schedules.scheduled("0 * * * *", made_at) for _ in range(10)]
+    trigger_ids = [trigger.id for _, trigger in made]
+    ISSUE_NUMBERS.allocate(made[0][0].company_id)  # reserve a block of issue numbers before counting
+
+    with counting_requests() as sent, default_pool() as pool:
+        outcomes = dispatch_all(trigger_ids, now, runtime.new_id, pool)
+
+    assert sum(sum(outcome.runs.values()) for outcome in outcomes) == 10
+    assert sent == {"BatchGetItem": 2, "TransactWriteItems": 10}
