@@ -123,8 +123,9 @@ def _dispatch(r: Result) -> str:
 {r["dueTriggers"]} due triggers dispatched by `dispatch_all` on the tick's pool ({r["workers"]} threads), against
 the very transactions those dispatches sent ({r["itemsPerTransaction"]} items each: routine update, issue put,
 assignee check, run put, slot claim put, trigger update), replayed as bare `TransactWriteItems` on fresh
-identical items with the same pool. A third series replays the dispatch's whole request mix raw (consistent
-GetItem of the trigger and of the routine, then the transaction). The three kinds run interleaved in blocks.
+identical items with the same pool. A third series replays the single-trigger path's request mix raw
+(consistent GetItem of the trigger and of the routine, then the transaction). The three kinds run interleaved
+in blocks.
 
 | | per second (median) |
 |---|---:|
@@ -133,8 +134,8 @@ GetItem of the trigger and of the routine, then the transaction). The three kind
 | raw request mix (2 GetItem + transaction) | {r["rawRequestMixPerSecond"]} |
 
 - **ratio dispatch / bare transactions: {r["ratio"]}** (repetitions: {r["pairedRatios"]}).
-- It splits into raw request mix / bare transactions, {r["rawRequestMixToBareRatio"]} (the cost of the two reads),
-  and dispatch / raw request mix, {r["ratioToRawRequestMix"]} (what our code adds on top of its own requests).
+- Raw request mix / bare transactions: {r["rawRequestMixToBareRatio"]} (what two reads per trigger would cost);
+  dispatch / raw request mix: {r["ratioToRawRequestMix"]}.
 {NOTES["dispatch"]}"""
 
 
@@ -218,27 +219,27 @@ SECTIONS: dict[str, Callable[[Result], str]] = {
 
 NOTES = {
     "dispatch": """
-What limits the ratio: a dispatch is three requests, the bare side one. `dispatch_due` reads the trigger
-(consistent GetItem: the `due` index is keys-only and eventually consistent on AWS, and the read also brings
-the cron, zone and routine id) and the routine (consistent GetItem: policy, version, open issues), then sends
-the transaction. DynamoDB Local and the Python client share the two cores, so every request takes CPU from the
-transactions: a cProfile of 500 serial dispatches (run separately) put three quarters of the client's CPU in
-botocore's request path (serialise, sign, send, parse), which grows with the number of requests, not with what
-they carry; building the transaction and converting items took about a tenth, planning the slots a twentieth.
-`store/tx.py` has nothing of that size to give back, and cannot remove a read. The change that would:
-`scheduler.dispatch_all` reading the due triggers, then their routines, with one consistent BatchGetItem per
-100 keys, and dispatching from those. In a separate experiment on this machine (not part of `make bench`)
-that request mix ran at 0.9 to 1.3 times the bare-transaction rate while today's dispatch ran at 0.5 to 0.7.""",
+How it got here: at first each dispatch was three requests (the trigger's consistent GetItem, the routine's,
+then the transaction) against the bare side's one, and the ratio was 0.68. DynamoDB Local and the Python
+client share the two cores, and a cProfile of 500 serial dispatches (run separately) put three quarters of the
+client's CPU in botocore's per-request path (serialise, sign, send, parse), which grows with the number of
+requests, not with what they carry. So `scheduler.dispatch_all` now reads the due triggers, then their
+routines, with consistent BatchGetItems (100 keys each), and dispatches from those: two requests per hundred
+triggers instead of two per trigger. What remains between dispatch and the bare transactions is our own CPU
+(building the transaction, converting items, planning slots) on the cores DynamoDB Local needs too. The raw
+request mix row is the single-trigger path (`dispatch_due`: two GetItems, then the transaction), for scale.""",
     "requests": """
 A manual run's common path is the routine's GetItem (`load_routine`) and one TransactWriteItems. The mean is a
 little over 2 because issue identifiers are reserved 20 at a time with one UpdateItem on the company, so 1
 firing in 20 makes that third request. Over HTTP the run view also reads the API key (one GetItem, not counted
 here: it is authentication, not `start_run`).
 
-A scheduled firing costs 3 per due trigger: the trigger's consistent re-read (the `due` index entry may be stale
-or behind a pause; a stale entry must cost a read, never a duplicate), the routine's read, and one transaction
-that writes routine, issue, run and slot claim and advances the trigger together. The find step adds one Query
-per shard per tick, shared by all due triggers (16 Queries for 100 due: 0.16 each).""",
+A scheduled firing through `dispatch_due` (one trigger, as a test or a retry would) costs 3: the trigger's
+consistent re-read (the `due` index entry may be stale or behind a pause; a stale entry must cost a read, never a
+duplicate), the routine's read, and one transaction that writes routine, issue, run and slot claim and advances
+the trigger together. The tick dispatches through `dispatch_all`, which reads triggers and routines in
+consistent batches of 100: per due trigger that is one transaction plus a fiftieth of a BatchGetItem, and the
+find step's Query per shard (see the full tick's requests in section 1).""",
     "cron": """
 A measurement showed the need for the one code change this benchmark made. Before it, `parse_schedule` +
 `next_fire_after` ran at 2.1 times croniter's speed: half our time went to validating the stored expression
