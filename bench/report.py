@@ -248,15 +248,15 @@ answers (`functools.lru_cache(maxsize=4096)` on expression and zone: a pure func
 are not cached), as the tick parses the stored expression of every due trigger and triggers share expressions.
 With every expression new (the second figure) it is still about 2 times croniter's speed.""",
     "cold_start": """
-What limits it: importing `app` imports every blueprint, and with them pydantic and the API's request and
-response models. In separate `-X importtime` measurements (fastest of 5), pydantic with pydantic_core,
-annotated_types and typing_inspection took 35 to 45 ms, against about 100 ms for everything the baseline
-imports, and pydantic builds each model's validator when its class is created: `chalicelib.api.schemas` and
-`chalicelib.api.responses` took 30 to 45 ms each of their own. Separate experiments on copies of the code
-(not part of `make bench`; CPU time, 12 interleaved runs): `defer_build=True` on both model bases, and
-importing `chalicelib.api.openapi` (and with it `responses`) only inside the `/api/openapi.json` view, took
-the CPU-time ratio from 2.14 to 1.95. While pydantic is imported at start, 1.3 cannot be reached; the tick and
-dispatch functions need neither pydantic nor the API, so a separate import path for them would save it there.""",
+What limits it: importing `app` imports every blueprint, and with them pydantic, pynamodb (which brings botocore,
+as the baseline does) and our request models. In separate `-X importtime` measurements (fastest of 5),
+pydantic with pydantic_core, annotated_types and typing_inspection took 35 to 45 ms, against about 100 ms for
+everything the baseline imports. Two measured changes are in the code: the request models are built on first
+use (`defer_build=True`), and the OpenAPI document with its response models is imported only by its own view;
+together they took the CPU-time ratio from about 2.15 to about 1.9. The dataclasses of `chalicelib.domain.models`
+(about 13 ms) and pydantic itself remain. While pydantic is imported at start, 1.3 cannot be reached; the tick
+and dispatch functions need neither pydantic nor the API, so giving them an import path of their own (a second
+Chalice app module, or lazy blueprint registration) is what would reach it for them.""",
     "api": """
 Every route does more DynamoDB work than the trivial one (its requests per call are in the JSON line:
 authentication is one of them everywhere): creating a routine also checks the assignee and writes the routine,
