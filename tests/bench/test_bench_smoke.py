@@ -57,7 +57,6 @@ def test_cron_cold_start_and_api_report_ratios(results: dict[str, dict[str, Any]
 
 
 def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, Any]], tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib", reason="bench-only dependency (requirements-bench.txt)")
     from bench import report
 
     path = report.write(list(results.values()), machine.describe(), machine.load(), 1.0, tmp_path)
