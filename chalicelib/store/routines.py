@@ -7,9 +7,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import (
-    ConcurrencyPolicy,
     OpenIssue,
-    Priority,
     Routine,
     RoutineStatus,
     Trigger,
@@ -17,6 +15,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.settings import SETTINGS
 from chalicelib.store.errors import is_condition_failure
+from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.tables import ClaimItem, RoutineItem, TriggerItem
 from chalicelib.store.tx import Tx, TxCancelled
 
@@ -85,40 +84,12 @@ def _config_fields(routine: Routine) -> dict[str, Any]:
 
 
 def _routine_item(routine: Routine) -> RoutineItem:
-    fields = {k: v for k, v in _config_fields(routine).items() if v is not None}
-    return RoutineItem(
-        routine.id,
-        companyId=routine.company_id,
-        createdAt=routine.created_at,
-        createdByAgentId=routine.created_by_agent_id,
-        version=routine.version,
-        **fields,
-    )
+    return to_item(RoutineItem, routine, openIssues=None)  # the open set belongs to the dispatch transactions
 
 
 def _routine(item: RoutineItem) -> Routine:
-    return Routine(
-        id=item.id,
-        company_id=item.companyId,
-        title=item.title,
-        description=item.description,
-        assignee_agent_id=item.assigneeAgentId,
-        project_id=item.projectId,
-        goal_id=item.goalId,
-        parent_issue_id=item.parentIssueId,
-        priority=Priority(item.priority),
-        status=RoutineStatus(item.status),
-        concurrency_policy=ConcurrencyPolicy(item.concurrencyPolicy),
-        catch_up_policy=item.catchUpPolicy,
-        created_at=item.createdAt,
-        updated_at=item.updatedAt,
-        version=int(item.version or 1),
-        open_issues=frozenset(OpenIssue.decode(text) for text in item.openIssues or ()),
-        last_triggered_at=item.lastTriggeredAt,
-        last_enqueued_at=item.lastEnqueuedAt,
-        created_by_agent_id=item.createdByAgentId,
-        updated_by_agent_id=item.updatedByAgentId,
-    )
+    open_issues = frozenset(OpenIssue.decode(text) for text in item.openIssues or ())
+    return from_item(Routine, item, open_issues=open_issues)
 
 
 def due_shard(trigger_id: str) -> str:
@@ -260,50 +231,11 @@ def unindex_if_inactive(trigger: Trigger) -> None:
 
 def _trigger_item(trigger: Trigger, routine_status: RoutineStatus) -> TriggerItem:
     shard = due_shard(trigger.id) if is_due_candidate(trigger, routine_status) else None
-    return TriggerItem(
-        trigger.id,
-        routineId=trigger.routine_id,
-        companyId=trigger.company_id,
-        kind=str(trigger.kind),
-        label=trigger.label,
-        enabled=trigger.enabled,
-        cronExpression=trigger.cron_expression,
-        timezone=trigger.timezone,
-        nextRunAt=trigger.next_run_at,
-        dueShard=shard,
-        lastFiredAt=trigger.last_fired_at,
-        lastResult=trigger.last_result,
-        publicId=trigger.public_id,
-        secret=trigger.secret,
-        signingMode=trigger.signing_mode,
-        replayWindowSec=trigger.replay_window_sec,
-        lastRotatedAt=trigger.last_rotated_at,
-        createdAt=trigger.created_at,
-        updatedAt=trigger.updated_at,
-    )
+    return to_item(TriggerItem, trigger, dueShard=shard)
 
 
 def _trigger(item: TriggerItem) -> Trigger:
-    return Trigger(
-        id=item.id,
-        routine_id=item.routineId,
-        company_id=item.companyId,
-        kind=TriggerKind(item.kind),
-        label=item.label,
-        enabled=bool(item.enabled),
-        created_at=item.createdAt,
-        updated_at=item.updatedAt,
-        cron_expression=item.cronExpression,
-        timezone=item.timezone,
-        next_run_at=item.nextRunAt,
-        last_fired_at=item.lastFiredAt,
-        last_result=item.lastResult,
-        public_id=item.publicId,
-        secret=item.secret,
-        signing_mode=item.signingMode,
-        replay_window_sec=int(item.replayWindowSec) if item.replayWindowSec is not None else None,
-        last_rotated_at=item.lastRotatedAt,
-    )
+    return from_item(Trigger, item)
 
 
 def all_due_shards() -> list[str]:

@@ -12,13 +12,12 @@ from chalicelib.domain.models import (
     Issue,
     IssueStatus,
     OpenIssue,
-    Priority,
     Routine,
     Run,
-    RunSource,
     RunStatus,
 )
 from chalicelib.store.errors import is_condition_failure
+from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.tables import (
     ClaimItem,
     DirectoryItem,
@@ -224,47 +223,11 @@ def list_runs(routine_id: str, limit: int) -> list[Run]:
 
 
 def _run_item(run: Run) -> RunItem:
-    return RunItem(
-        run.routine_id,
-        run.id,
-        companyId=run.company_id,
-        triggerId=run.trigger_id,
-        source=str(run.source),
-        status=str(run.status),
-        triggeredAt=run.triggered_at,
-        scheduledFor=run.scheduled_for,
-        idempotencyKey=run.idempotency_key,
-        triggerPayload=run.trigger_payload,
-        linkedIssueId=run.linked_issue_id,
-        coalescedIntoRunId=run.coalesced_into_run_id,
-        failureReason=run.failure_reason,
-        completedAt=run.completed_at,
-        droppedSlots=run.dropped_slots,
-        createdAt=run.created_at,
-        updatedAt=run.updated_at,
-    )
+    return to_item(RunItem, run)
 
 
 def _run(item: RunItem) -> Run:
-    return Run(
-        id=item.id,
-        routine_id=item.routineId,
-        company_id=item.companyId,
-        source=RunSource(item.source),
-        status=RunStatus(item.status),
-        triggered_at=item.triggeredAt,
-        created_at=item.createdAt,
-        updated_at=item.updatedAt,
-        trigger_id=item.triggerId,
-        scheduled_for=item.scheduledFor,
-        idempotency_key=item.idempotencyKey,
-        trigger_payload=item.triggerPayload,
-        linked_issue_id=item.linkedIssueId,
-        coalesced_into_run_id=item.coalescedIntoRunId,
-        failure_reason=item.failureReason,
-        completed_at=item.completedAt,
-        dropped_slots=item.droppedSlots,
-    )
+    return from_item(Run, item)
 
 
 def get_issue(issue_id: str) -> Issue | None:
@@ -352,44 +315,8 @@ def _run_outcome(issue: Issue) -> list[Action]:
 
 
 def _issue_item(issue: Issue) -> IssueItem:
-    return IssueItem(
-        issue.id,
-        companyId=issue.company_id,
-        identifier=issue.identifier,
-        title=issue.title,
-        description=issue.description,
-        status=str(issue.status),
-        priority=str(issue.priority),
-        assigneeAgentId=issue.assignee_agent_id,
-        projectId=issue.project_id,
-        goalId=issue.goal_id,
-        parentId=issue.parent_id,
-        originKind=issue.origin_kind,
-        originId=issue.origin_id,
-        originRunId=issue.origin_run_id,
-        createdByAgentId=issue.created_by_agent_id,
-        createdAt=issue.created_at,
-        updatedAt=issue.updated_at,
-    )
+    return to_item(IssueItem, issue)
 
 
 def _issue(item: IssueItem) -> Issue:
-    return Issue(
-        id=item.id,
-        company_id=item.companyId,
-        identifier=item.identifier,
-        title=item.title,
-        description=item.description,
-        status=IssueStatus(item.status),
-        priority=Priority(item.priority),
-        assignee_agent_id=item.assigneeAgentId,
-        project_id=item.projectId,
-        goal_id=item.goalId,
-        parent_id=item.parentId,
-        created_at=item.createdAt,
-        updated_at=item.updatedAt,
-        origin_kind=item.originKind,
-        origin_id=item.originId,
-        origin_run_id=item.originRunId,
-        created_by_agent_id=item.createdByAgentId,
-    )
+    return from_item(Issue, item)
