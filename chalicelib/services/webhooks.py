@@ -11,7 +11,7 @@ from chalicelib.domain.errors import (
     UnsupportedMediaType,
 )
 from chalicelib.domain.ids import IdFactory
-from chalicelib.domain.media import is_json, parse_json
+from chalicelib.domain.media import header, is_json, parse_json
 from chalicelib.domain.models import RoutineStatus, Run, RunSource
 from chalicelib.domain.signing import SigningMode, verify_delivery
 from chalicelib.services.runs import expires_in, idempotency_claim, start_run
@@ -53,7 +53,7 @@ def fire_webhook(
             )
         )
     # The whole key counts: the claim hashes it, so two keys sharing a long prefix stay two firings.
-    key = _header(headers, "Idempotency-Key")
+    key = header(headers, "Idempotency-Key")
     if key:
         claims.append(idempotency_claim(routine.id, RunSource.webhook, trigger.id, key))
     return start_run(
@@ -69,15 +69,10 @@ def fire_webhook(
 
 
 def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, object]:
-    content_type = _header(headers, "Content-Type")
+    content_type = header(headers, "Content-Type")
     if not is_json(content_type):  # even an empty delivery must say it is JSON
         raise UnsupportedMediaType("Webhook body must be application/json")
     payload = parse_json(content_type, body, MAX_BODY_BYTES)
     if not isinstance(payload, dict):
         raise BadRequest("Webhook body must be a JSON object")
     return payload
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == lowered), None)

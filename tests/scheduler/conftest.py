@@ -6,8 +6,9 @@ later simulated time never fires it again.
 """
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,13 +18,12 @@ from chalicelib.domain.models import Principal, Routine, RoutineStatus, Run, Tri
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
 from chalicelib.store import routines, runs
+from tests.moments import utc
 from tests.support import World
 
+__all__ = ["BOARD", "Schedules", "iso", "utc"]
+
 BOARD = Principal("", company_ids=None)
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -51,6 +51,11 @@ class Schedules:
     def scheduled(self, cron: str, now: datetime, tz: str = "UTC", **fields: Any) -> tuple[Routine, Trigger]:
         routine = self.routine(now, **fields)
         return routine, self.trigger(routine, cron, now, tz)
+
+    def many(self, count: int, cron: str, now: datetime, **fields: Any) -> list[tuple[Routine, Trigger]]:
+        """`count` routines with one schedule trigger each, made in parallel."""
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return list(pool.map(lambda _: self.scheduled(cron, now, **fields), range(count)))
 
     def backdate(self, trigger: Trigger, next_run_at: datetime) -> Trigger:
         """What a trigger looks like after an outage: its stored nextRunAt is an old slot."""

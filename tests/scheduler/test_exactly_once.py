@@ -40,15 +40,7 @@ def crashed_dispatch(routine: Routine, trigger: Trigger, slot: datetime, now: da
 
 def test_concurrent_ticks_fire_each_due_slot_exactly_once(schedules: Schedules) -> None:
     made_at, now = utc(2026, 2, 2, 9, 59), utc(2026, 2, 2, 10, 0, 30)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        made = list(
-            pool.map(
-                lambda _: schedules.scheduled(
-                    "0 * * * *", made_at, concurrency_policy=ConcurrencyPolicy.always_enqueue
-                ),
-                range(TRIGGERS),
-            )
-        )
+    made = schedules.many(TRIGGERS, "0 * * * *", made_at, concurrency_policy=ConcurrencyPolicy.always_enqueue)
     start = threading.Barrier(TICKS)
 
     def one_tick() -> TickSummary:

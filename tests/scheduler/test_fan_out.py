@@ -1,7 +1,5 @@
 """Fan-out: a tick dispatches up to its budget and sends the rest in batches, as SQS messages, exactly once."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, RunStatus
 from chalicelib.services.scheduler import BATCH_SIZE, default_pool, dispatch_all, tick
@@ -13,15 +11,7 @@ BUDGET = 10
 
 def test_triggers_beyond_the_budget_go_out_in_batches_that_finish_the_work_once(schedules: Schedules) -> None:
     made_at, now = utc(2026, 5, 4, 9, 59), utc(2026, 5, 4, 10, 0, 30)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        made = list(
-            pool.map(
-                lambda _: schedules.scheduled(
-                    "0 * * * *", made_at, concurrency_policy=ConcurrencyPolicy.always_enqueue
-                ),
-                range(TRIGGERS),
-            )
-        )
+    made = schedules.many(TRIGGERS, "0 * * * *", made_at, concurrency_policy=ConcurrencyPolicy.always_enqueue)
     mine = {trigger.id: routine for routine, trigger in made}
     batches: list[list[str]] = []
 

@@ -11,21 +11,10 @@ from chalicelib.domain.cron import (
     parse_schedule,
 )
 from chalicelib.domain.errors import Invalid
+from tests.moments import utc
 
 NEW_YORK = "America/New_York"
 AMSTERDAM = "Europe/Amsterdam"
-
-
-def utc(
-    year: int,
-    month: int,
-    day: int,
-    hour: int = 0,
-    minute: int = 0,
-    second: int = 0,
-    micro: int = 0,
-) -> datetime:
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 def fires_between(expression: str, tz: str, after: datetime, until: datetime) -> list[datetime]:

@@ -1,25 +1,14 @@
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.cron import fire_times, parse_schedule
 from chalicelib.domain.schedule import CatchUpPolicy, DroppedSlots, SlotPlan, plan_slots
+from tests.moments import utc
 
 SKIP = CatchUpPolicy.skip_missed
 ENQUEUE = CatchUpPolicy.enqueue_missed_with_cap
 HOURLY = parse_schedule("0 * * * *", "UTC")
-
-
-def utc(
-    year: int,
-    month: int,
-    day: int,
-    hour: int = 0,
-    minute: int = 0,
-    second: int = 0,
-    micro: int = 0,
-) -> datetime:
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 def hours(first: datetime, count: int) -> tuple[datetime, ...]:
