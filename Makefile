@@ -19,7 +19,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 $(DYNAMODB_JAR_STAMP): $(INSTALLED)
-	$(PY) -c "from chalicelib.local.dynamodb import ensure_jar; print('DynamoDB Local:', ensure_jar())"
+	$(PY) -c "from routines.local.dynamodb import ensure_jar; print('DynamoDB Local:', ensure_jar())"
 	touch $@
 
 run: setup

@@ -14,7 +14,7 @@ def main() -> None:
     before = machine.describe()
     dynamodb = database.start()
     try:
-        from chalicelib.local.schema import create_tables
+        from routines.local.schema import create_tables
 
         create_tables()
         from bench import suite

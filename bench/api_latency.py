@@ -31,7 +31,7 @@ from bench.dynamo import Meter
 from bench.fixtures import Tenant, make_tenant
 from bench.stats import median, percentile, ratio
 from chalicelib.domain.signing import sign_delivery
-from chalicelib.local.dynamodb import free_port
+from routines.local.dynamodb import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KINDS = ("trivial", "createRoutine", "manualRun", "webhookFire")

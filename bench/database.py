@@ -4,7 +4,7 @@ import os
 import resource
 from pathlib import Path
 
-from chalicelib.local.dynamodb import DynamoDBLocal, start_scratch
+from routines.local.dynamodb import DynamoDBLocal, start_scratch
 
 _started: list[DynamoDBLocal] = []
 

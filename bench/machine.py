@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chalicelib.local.dynamodb import find_jar
+from routines.local.dynamodb import find_jar
 
 REPO = Path(__file__).resolve().parents[1]
 

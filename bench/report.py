@@ -193,7 +193,7 @@ def _api(r: Result) -> str:
     rows = "\n".join(f"| {label} | {r[f'{kind}P50Ratio']} | {r[f'{kind}P99Ratio']} |" for kind, label in kinds)
     return f"""## 6. API latency through the local server
 
-`chalicelib.local.server.ApiServer` in its own process on a free port, {r["clients"]} concurrent clients,
+`routines.local.server.ApiServer` in its own process on a free port, {r["clients"]} concurrent clients,
 {r["samplesPerKind"]} requests of each kind, each on its own connection. Ratios to the trivial route,
 {r["trivialRoute"]}, measured in the same rounds (median over rounds).
 
@@ -270,6 +270,6 @@ Why each request uses its own connection: on a kept-alive connection the Chalice
 ~40 ms stall (headers and body go out as two segments with Nagle's algorithm on, and the client delays its
 ACK). Measured once on this machine, sequentially: a 404 took 45 ms kept alive and 0.9 ms with TCP_NODELAY set
 on the server's sockets; GET /api/companies took 60 ms kept alive and 6 ms on a new connection. Keep-alive
-clients of `make run` see that stall on every call; `chalicelib/local/server.py` could set
+clients of `make run` see that stall on every call; `routines/local/server.py` could set
 `disable_nagle_algorithm = True` on its request handler.""",
 }

@@ -6,7 +6,7 @@ the parent's SIGTERM ends it.
 
 import sys
 
-from chalicelib.local.server import ApiServer
+from routines.local.server import ApiServer
 
 
 def main() -> None:

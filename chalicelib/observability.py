@@ -9,6 +9,7 @@ Callers pass only fields they chose: no request body, header, key, secret or sig
 import json
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,18 @@ def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
     record = {"level": level, "message": message, "timestamp": _now_ms(), "service": "routines"}
     record.update({key: value for key, value in fields.items() if value is not None})
     print(json.dumps(record, default=str), file=sys.stderr, flush=True)
+
+
+def log_exception(message: str, **fields: Any) -> None:
+    """An ERROR line for the exception being handled, its traceback included, in the same JSON shape."""
+    error = sys.exc_info()[1]
+    log(
+        message,
+        level="ERROR",
+        error=type(error).__name__ if error else None,
+        traceback=traceback.format_exc(),
+        **fields,
+    )
 
 
 def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:

@@ -4,14 +4,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.local.dynamodb import free_port, start_scratch
+from routines.local.dynamodb import free_port, start_scratch
 
 # Rate limits high enough never to bind, except where a test fills a window itself.
 _DYNAMODB = start_scratch("test")
 
 # The table models read their endpoint when imported: only now may chalicelib.store be imported.
-from chalicelib.local.schema import create_tables  # noqa: E402
-from chalicelib.local.server import ApiServer  # noqa: E402
+from routines.local.schema import create_tables  # noqa: E402
+from routines.local.server import ApiServer  # noqa: E402
 from tests.support import World, build_world  # noqa: E402
 
 create_tables()

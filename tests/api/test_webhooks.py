@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from chalicelib.cli import main as cli
 from chalicelib.domain.signing import sign_delivery
 from chalicelib.store.tables import ClaimItem
+from routines.cli import main as cli
 from tests.support import World
 
 UNAUTHORIZED = {"error": "Unauthorized"}

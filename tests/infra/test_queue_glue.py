@@ -23,14 +23,14 @@ from moto.server import ThreadedMotoServer
 from chalicelib import runtime
 from chalicelib.domain.models import Principal, RoutineStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.local.dynamodb import free_port
-from chalicelib.packaging import ITEM_ACTIONS
 from chalicelib.queue import decode_batch
 from chalicelib.services import directory
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
 from chalicelib.store import routines, runs
-from chalicelib.store.metering import counting_requests
+from routines.local.dynamodb import free_port
+from routines.metering import counting_requests
+from routines.packaging import ITEM_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD = Principal("", company_ids=None)

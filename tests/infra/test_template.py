@@ -11,8 +11,8 @@ import pytest
 from pynamodb.attributes import Attribute
 from pynamodb.models import Model
 
-from chalicelib.packaging import API, DISPATCH, ROLES, TICK, Stage, merge_template, table_id, tables
 from chalicelib.store.tables import ALL_TABLES, TTL_ATTRIBUTES
+from routines.packaging import API, DISPATCH, ROLES, TICK, Stage, merge_template, table_id, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 DYNAMODB_ACTIONS_THE_STORE_USES = {

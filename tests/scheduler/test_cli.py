@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.cli import main
-from chalicelib.local.dynamodb import free_port
+from routines.cli import main
+from routines.local.dynamodb import free_port
 from tests.scheduler.conftest import Schedules, iso, utc
 
-ROUTINES = [sys.executable, "-m", "chalicelib.cli"]
+ROUTINES = [sys.executable, "-m", "routines.cli"]
 
 
 def test_cron_prints_the_expression_in_words_and_its_next_fire_times(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,8 +13,8 @@ from chalicelib.services import routines as routine_service
 from chalicelib.services.scheduler import default_pool, dispatch_all, tick
 from chalicelib.store import routines
 from chalicelib.store.directory import ISSUE_NUMBERS
-from chalicelib.store.metering import counting_requests
 from chalicelib.store.tables import ALL_TABLES, TriggerItem
+from routines.metering import counting_requests
 from tests.scheduler.conftest import BOARD, Schedules, utc
 
 EVENT = "before-parameter-build.dynamodb"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib import packaging
+from routines import packaging
 
 DEFAULT_DATA_DIR = Path(".routines")
 
@@ -107,7 +107,7 @@ def _add_admin(commands: Any) -> None:
 
 
 def _dev(args: argparse.Namespace) -> None:
-    from chalicelib.local.stack import run_dev
+    from routines.local.stack import run_dev
 
     run_dev(args.host, args.port, args.data_dir, None if args.no_tick else args.tick_seconds)
 
@@ -116,7 +116,7 @@ def _connect(data_dir: Path | None) -> None:
     """Points the process at the local stack, unless the environment names real tables."""
     import os
 
-    from chalicelib.local.stack import attach
+    from routines.local.stack import attach
 
     if data_dir is None and os.environ.get("ROUTINES_TABLE_PREFIX"):
         return

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.local.dynamodb import DynamoDBLocal
+from routines.local.dynamodb import DynamoDBLocal
 
 REGION = "us-east-1"
 TABLE_PREFIX = "routines-local"
@@ -84,8 +84,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_seconds: float | None) -> None:
-    from chalicelib.local.schema import create_tables
-    from chalicelib.local.server import ApiServer
+    from routines.local.schema import create_tables
+    from routines.local.server import ApiServer
 
     create_tables()
     demo = _demo(data_dir)
@@ -113,7 +113,7 @@ def _demo(data_dir: Path) -> dict[str, Any]:
     path = data_dir / "demo.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    from chalicelib.local.seed import seed_demo
+    from routines.local.seed import seed_demo
 
     demo = seed_demo()
     path.write_text(json.dumps(demo, indent=2) + "\n")
