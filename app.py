@@ -1,6 +1,7 @@
 """The Chalice app: the API under /api, the every-minute tick and the SQS dispatcher."""
 
 import functools
+import os
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -10,8 +11,11 @@ from chalicelib.api import directory_api, health_api, issues_api, routines_api
 from chalicelib.observability import log, metrics
 from chalicelib.queue import decode_batch, sqs_sender
 from chalicelib.services import scheduler
-from chalicelib.settings import SETTINGS
+from chalicelib.settings import load_settings
 
+# The composition root of the Lambda functions: the environment is read here, once. A process that
+# configured itself before importing the app (the local stack, the tests) keeps its own settings.
+SETTINGS = runtime.configured() or runtime.configure(load_settings(os.environ))
 app = Chalice(app_name="routines")
 for blueprint in (health_api.bp, directory_api.bp, routines_api.bp, issues_api.bp):
     app.register_blueprint(blueprint, url_prefix="/api")
@@ -22,7 +26,7 @@ _POOL = scheduler.default_pool()
 @functools.cache
 def _send_batch() -> scheduler.SendBatch | None:
     """Made on the first tick, not at import: the API functions import this module too."""
-    return sqs_sender(SETTINGS.dispatch_queue_url) if SETTINGS.dispatch_queue_url else None
+    return sqs_sender(SETTINGS.dispatch_queue_url, SETTINGS.region) if SETTINGS.dispatch_queue_url else None
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
@@ -30,7 +34,12 @@ def tick(event: Any) -> dict[str, object]:
     """Finds due triggers; dispatches up to the budget here and queues the rest for the dispatcher."""
     # `now` comes from the clock, never from the event (a retried invocation carries a stale time).
     summary = scheduler.tick(
-        runtime.now(), runtime.new_id, _POOL, SETTINGS.tick_budget_triggers, _send_batch(), SETTINGS.tick_budget_seconds
+        runtime.now(),
+        runtime.new_id,
+        _POOL,
+        runtime.settings().tick_budget_triggers,
+        _send_batch(),
+        runtime.settings().tick_budget_seconds,
     )
     report = summary.as_dict()
     log("tick", summary=report)

@@ -10,7 +10,7 @@ _started: list[DynamoDBLocal] = []
 
 
 def start() -> DynamoDBLocal:
-    """Starts DynamoDB Local; must run before anything imports `chalicelib.store` (models read the env)."""
+    """Starts DynamoDB Local and configures this process (and its children, by environment) for it."""
     database = start_scratch("bench")
     _started.append(database)
     return database

@@ -11,16 +11,29 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from chalicelib.settings import SETTINGS
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
+@dataclass(frozen=True)
+class _Config:
+    log_level: str = "INFO"
+    emit_metrics: bool = False
+    namespace: str = "Routines"
+
+
+_CONFIG = [_Config()]
+
+
+def configure(log_level: str, emit_metrics: bool, namespace: str) -> None:
+    _CONFIG[0] = _Config(log_level.upper(), emit_metrics, namespace)
+
+
 def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
     """One JSON line: `{"level", "message", "timestamp", ...fields}`."""
-    if _LEVELS.get(level, 20) < _LEVELS.get(SETTINGS.log_level.upper(), 20):
+    if _LEVELS.get(level, 20) < _LEVELS.get(_CONFIG[0].log_level, 20):
         return
     record = {"level": level, "message": message, "timestamp": _now_ms(), "service": "routines"}
     record.update({key: value for key, value in fields.items() if value is not None})
@@ -41,7 +54,7 @@ def log_exception(message: str, **fields: Any) -> None:
 
 def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
     """Emits metrics as one EMF line (CloudWatch extracts them from the Lambda log, no API call)."""
-    if not values or not SETTINGS.emit_metrics:
+    if not values or not _CONFIG[0].emit_metrics:
         return
     dims = dict(dimensions or {})
     document: dict[str, Any] = {
@@ -49,7 +62,7 @@ def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = 
             "Timestamp": _now_ms(),
             "CloudWatchMetrics": [
                 {
-                    "Namespace": SETTINGS.metrics_namespace,
+                    "Namespace": _CONFIG[0].namespace,
                     "Dimensions": [sorted(dims)],
                     "Metrics": [{"Name": name, "Unit": _unit(name)} for name in values],
                 }

@@ -4,15 +4,14 @@ import json
 from typing import Any
 
 from chalicelib.services.scheduler import SendBatch
-from chalicelib.settings import SETTINGS
 
 
-def sqs_sender(queue_url: str, client: Any = None) -> SendBatch:
+def sqs_sender(queue_url: str, region: str, client: Any = None) -> SendBatch:
     """A `send_batch` for the tick that sends one SQS message per batch."""
     if client is None:
         import botocore.session  # botocore only: boto3 would cost ~140 ms of cold start
 
-        client = botocore.session.get_session().create_client("sqs", region_name=SETTINGS.region)
+        client = botocore.session.get_session().create_client("sqs", region_name=region)
 
     def send(trigger_ids: list[str]) -> None:
         client.send_message(QueueUrl=queue_url, MessageBody=encode_batch(trigger_ids))

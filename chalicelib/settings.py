@@ -1,49 +1,57 @@
-"""Settings from the environment: the one place that reads it (the store's table models need it at import)."""
+"""Settings: what the environment says, read once by the composition root (`runtime.configure`)."""
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class WebhookLimits:
+    """Webhook deliveries allowed per minute: per public id, and per client address."""
+
+    per_id: int = 30
+    per_ip: int = 120
+
+
+@dataclass(frozen=True)
 class Settings:
-    table_prefix: str
-    region: str
-    dynamodb_endpoint: str | None
-    access_key_id: str | None
-    secret_access_key: str | None
-    public_base_url: str | None
-    dispatch_queue_url: str | None
-    dispatch_queue_name: str
-    due_shards: int
-    tick_budget_triggers: int
-    tick_budget_seconds: float
-    log_level: str
-    metrics_namespace: str
-    emit_metrics: bool
-    webhook_rate_per_id: int
-    webhook_rate_per_ip: int
+    table_prefix: str = "routines-dev"
+    region: str = "us-east-1"
+    dynamodb_endpoint: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    public_base_url: str | None = None
+    dispatch_queue_url: str | None = None
+    dispatch_queue_name: str = "routines-dispatch"
+    due_shards: int = 16
+    tick_budget_triggers: int = 200
+    tick_budget_seconds: float = 40.0
+    log_level: str = "INFO"
+    metrics_namespace: str = "Routines"
+    emit_metrics: bool = False
+    webhook_limits: WebhookLimits = WebhookLimits()
 
 
-def load_settings() -> Settings:
-    env = os.environ
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """The settings an environment names; anything unset keeps its default."""
+    default = Settings()
+    limits = WebhookLimits(
+        per_id=int(env.get("ROUTINES_WEBHOOK_RATE_PER_ID", default.webhook_limits.per_id)),
+        per_ip=int(env.get("ROUTINES_WEBHOOK_RATE_PER_IP", default.webhook_limits.per_ip)),
+    )
     return Settings(
-        table_prefix=env.get("ROUTINES_TABLE_PREFIX", "routines-dev"),
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        table_prefix=env.get("ROUTINES_TABLE_PREFIX", default.table_prefix),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or default.region,
         dynamodb_endpoint=env.get("ROUTINES_DYNAMODB_ENDPOINT") or None,
         access_key_id=env.get("ROUTINES_DYNAMODB_ACCESS_KEY_ID") or None,
         secret_access_key=env.get("ROUTINES_DYNAMODB_SECRET_ACCESS_KEY") or None,
         public_base_url=env.get("ROUTINES_PUBLIC_URL") or None,
         dispatch_queue_url=env.get("ROUTINES_DISPATCH_QUEUE_URL") or None,
-        dispatch_queue_name=env.get("ROUTINES_DISPATCH_QUEUE_NAME", "routines-dispatch"),
-        due_shards=int(env.get("ROUTINES_DUE_SHARDS", "16")),
-        tick_budget_triggers=int(env.get("ROUTINES_TICK_BUDGET_TRIGGERS", "200")),
-        tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", "40")),
-        log_level=env.get("ROUTINES_LOG_LEVEL", "INFO"),
-        metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", "Routines"),
-        webhook_rate_per_id=int(env.get("ROUTINES_WEBHOOK_RATE_PER_ID", "30")),
-        webhook_rate_per_ip=int(env.get("ROUTINES_WEBHOOK_RATE_PER_IP", "120")),
+        dispatch_queue_name=env.get("ROUTINES_DISPATCH_QUEUE_NAME", default.dispatch_queue_name),
+        due_shards=int(env.get("ROUTINES_DUE_SHARDS", default.due_shards)),
+        tick_budget_triggers=int(env.get("ROUTINES_TICK_BUDGET_TRIGGERS", default.tick_budget_triggers)),
+        tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", default.tick_budget_seconds)),
+        log_level=env.get("ROUTINES_LOG_LEVEL", default.log_level),
+        metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", default.metrics_namespace),
         emit_metrics=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) or env.get("ROUTINES_EMF") == "1",
+        webhook_limits=limits,
     )
-
-
-SETTINGS = load_settings()

@@ -116,11 +116,14 @@ def _connect(data_dir: Path | None) -> None:
     """Points the process at the local stack, unless the environment names real tables."""
     import os
 
+    from chalicelib import runtime
+    from chalicelib.settings import load_settings
     from routines.local.stack import attach
 
     if data_dir is None and os.environ.get("ROUTINES_TABLE_PREFIX"):
-        return
-    attach(data_dir or DEFAULT_DATA_DIR).apply()
+        runtime.configure(load_settings(os.environ))
+    else:
+        runtime.configure(attach(data_dir or DEFAULT_DATA_DIR).settings())
 
 
 def _tick(args: argparse.Namespace) -> None:

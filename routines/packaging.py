@@ -91,10 +91,9 @@ def merge_template(stage: Stage) -> Json:
 
 def tables() -> dict[str, Any]:
     """The pynamodb model of each table, by the table's name without its prefix (`runs`, `api-keys`...)."""
-    from chalicelib.settings import SETTINGS
-    from chalicelib.store.tables import ALL_TABLES
+    from chalicelib.store.tables import ALL_TABLES, name_of
 
-    return {model.Meta.table_name.removeprefix(f"{SETTINGS.table_prefix}-"): model for model in ALL_TABLES}
+    return {name_of(model): model for model in ALL_TABLES}
 
 
 def table_resources(stage: Stage) -> Json:

@@ -1,28 +1,39 @@
-"""One DynamoDB Local (in memory) and one API server for the whole run; tests isolate by company."""
+"""One DynamoDB Local (in memory) and one API server per test process; tests isolate by company.
+
+Unit tests (tests/unit) are pure: they start no database. Every other test gets the database.
+"""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from routines.local.dynamodb import free_port, start_scratch
+from routines.local.dynamodb import DynamoDBLocal, free_port, start_scratch
+from tests.support import World, build_world
 
-# Rate limits high enough never to bind, except where a test fills a window itself.
-_DYNAMODB = start_scratch("test")
-
-# The table models read their endpoint when imported: only now may chalicelib.store be imported.
-from routines.local.schema import create_tables  # noqa: E402
-from routines.local.server import ApiServer  # noqa: E402
-from tests.support import World, build_world  # noqa: E402
-
-create_tables()
+UNIT = Path(__file__).parent / "unit"
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    _DYNAMODB.stop()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if UNIT not in item.path.parents:
+            item.add_marker(pytest.mark.usefixtures("dynamodb"))
 
 
 @pytest.fixture(scope="session")
-def api_url() -> Iterator[str]:
+def dynamodb() -> Iterator[DynamoDBLocal]:
+    from routines.local.schema import create_tables
+
+    database = start_scratch("test")
+    create_tables()
+    yield database
+    database.stop()
+
+
+@pytest.fixture(scope="session")
+def api_url(dynamodb: DynamoDBLocal) -> Iterator[str]:
+    from routines.local.server import ApiServer
+
     port = free_port()
     server = ApiServer("127.0.0.1", port).start()
     yield f"http://127.0.0.1:{port}/api"
@@ -30,10 +41,10 @@ def api_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def world(api_url: str) -> "World":
+def world(api_url: str) -> World:
     return build_world(api_url)
 
 
 @pytest.fixture
-def other_world(api_url: str) -> "World":
+def other_world(api_url: str) -> World:
     return build_world(api_url, "Globex")

@@ -18,7 +18,6 @@ from chalicelib.domain.media import parse_json
 from chalicelib.domain.models import Principal
 from chalicelib.observability import log, metrics
 from chalicelib.services.auth import authenticate
-from chalicelib.settings import SETTINGS
 
 MAX_API_BODY_BYTES = 1024 * 1024
 # Every content type reaches the view, so authentication answers first and a non-JSON body gets its 415 in
@@ -76,8 +75,9 @@ class Call:
     @property
     def base_url(self) -> str:
         """Where this API is reached from outside, for webhook URLs."""
-        if SETTINGS.public_base_url:
-            return SETTINGS.public_base_url.rstrip("/")
+        public = runtime.settings().public_base_url
+        if public:
+            return public.rstrip("/")
         headers = self.request.headers
         proto = headers.get("x-forwarded-proto", "http")
         host = headers.get("host", "127.0.0.1")

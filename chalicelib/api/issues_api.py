@@ -42,7 +42,7 @@ def update_issue(call: Call, issueId: str) -> dict[str, Any]:
 )
 def fire_webhook(call: Call, publicId: str) -> dict[str, Any]:
     # Counted before anything else, rejected deliveries too; every answer carries the allowance left.
-    allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now)
+    allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now, runtime.settings().webhook_limits)
     call.response_headers.update(allowance.headers())
     run = webhooks.fire_webhook(publicId, dict(call.request.headers), call.raw_body, call.now, runtime.new_id)
     return render.run(run)

@@ -1,9 +1,8 @@
 """UUIDv7 identifiers: standard UUID text whose order is creation order."""
 
-import os
 import re
+import secrets
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
@@ -11,9 +10,13 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 
 class Uuid7Factory:
-    """Makes UUIDv7 ids; ids from one factory are strictly increasing, even within a millisecond."""
+    """Makes UUIDv7 ids; ids from one factory are strictly increasing, even within a millisecond.
 
-    def __init__(self) -> None:
+    `clock` gives nanoseconds since the epoch (the composition root passes `time.time_ns`).
+    """
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._last = 0
 
@@ -21,7 +24,7 @@ class Uuid7Factory:
         with self._lock:
             # 48-bit milliseconds then 74 random bits; bumping the previous value keeps the
             # order strict when the clock stalls or two ids share a millisecond.
-            candidate = (time.time_ns() // 1_000_000) << 74 | int.from_bytes(os.urandom(10)) >> 6
+            candidate = (self._clock() // 1_000_000) << 74 | secrets.randbits(74)
             value = max(candidate, self._last + 1)
             self._last = value
         return str(_with_version_bits(value))

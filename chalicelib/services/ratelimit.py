@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.errors import RateLimited
-from chalicelib.settings import SETTINGS
+from chalicelib.settings import WebhookLimits
 from chalicelib.store.ratelimit import count_hit
 
 WINDOW_SECONDS = 60
@@ -25,18 +25,13 @@ class Allowance:
         return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining)}
 
 
-def admit_delivery(
-    public_id: str, client_ip: str, now: datetime, per_id: int | None = None, per_ip: int | None = None
-) -> Allowance:
-    """Counts one delivery; raises `RateLimited` (429) when either window is over its limit.
-
-    The limits default to the settings (ROUTINES_WEBHOOK_RATE_PER_ID / _PER_IP, per minute).
-    """
+def admit_delivery(public_id: str, client_ip: str, now: datetime, limits: WebhookLimits) -> Allowance:
+    """Counts one delivery; raises `RateLimited` (429) when either window is over its limit."""
     start = int(now.timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
     expires = start + 2 * WINDOW_SECONDS
     windows = [
-        (per_id or SETTINGS.webhook_rate_per_id, count_hit(f"rate#id#{public_id[:_MAX_KEY_PART]}#{start}", expires)),
-        (per_ip or SETTINGS.webhook_rate_per_ip, count_hit(f"rate#ip#{client_ip[:_MAX_KEY_PART]}#{start}", expires)),
+        (limits.per_id, count_hit(f"rate#id#{public_id[:_MAX_KEY_PART]}#{start}", expires)),
+        (limits.per_ip, count_hit(f"rate#ip#{client_ip[:_MAX_KEY_PART]}#{start}", expires)),
     ]
     limit, hits = min(windows, key=lambda window: window[0] - window[1])
     if hits > limit:

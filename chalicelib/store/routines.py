@@ -13,10 +13,9 @@ from chalicelib.domain.models import (
     Trigger,
     TriggerKind,
 )
-from chalicelib.settings import SETTINGS
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, to_item
-from chalicelib.store.tables import ClaimItem, RoutineItem, TriggerItem
+from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -95,7 +94,7 @@ def _routine(item: RoutineItem) -> Routine:
 def due_shard(trigger_id: str) -> str:
     """A stable shard of the sparse `due` index, from a hash of the trigger id."""
     digest = hashlib.sha256(trigger_id.encode()).digest()
-    return f"due#{int.from_bytes(digest[:4]) % SETTINGS.due_shards}"
+    return f"due#{int.from_bytes(digest[:4]) % LAYOUT[0].due_shards}"
 
 
 def is_due_candidate(trigger: Trigger, routine_status: RoutineStatus) -> bool:
@@ -239,7 +238,7 @@ def _trigger(item: TriggerItem) -> Trigger:
 
 
 def all_due_shards() -> list[str]:
-    return [f"due#{shard}" for shard in range(SETTINGS.due_shards)]
+    return [f"due#{shard}" for shard in range(LAYOUT[0].due_shards)]
 
 
 def due_in_shard(shard: str, now: str) -> list[tuple[str, str]]:

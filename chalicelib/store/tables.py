@@ -1,4 +1,10 @@
-"""The DynamoDB tables as pynamodb models: the single source of the schema (local creation and infra)."""
+"""The DynamoDB tables as pynamodb models: the single source of the schema (local creation and infra).
+
+Importing this module binds nothing: `bind(settings)` (called by `runtime.configure`) names each table
+`<prefix>-<name>` and points every model at the configured endpoint.
+"""
+
+from dataclasses import dataclass
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -10,14 +16,16 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.settings import SETTINGS
+from chalicelib.settings import Settings
+
+UNBOUND = "unbound"
 
 
 class _TableMeta:
-    region = SETTINGS.region
-    host = SETTINGS.dynamodb_endpoint
-    aws_access_key_id = SETTINGS.access_key_id
-    aws_secret_access_key = SETTINGS.secret_access_key
+    region: str | None = None
+    host: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
     billing_mode = "PAY_PER_REQUEST"
     # Lambda wants to fail fast rather than hang on pynamodb's 15 s / 30 s defaults.
     connect_timeout_seconds = 3
@@ -26,15 +34,11 @@ class _TableMeta:
     max_pool_connections = 64
 
 
-def prefixed(name: str) -> str:
-    return f"{SETTINGS.table_prefix}-{name}"
-
-
 class DirectoryItem(Model):
     """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`) and goals (`GOAL#id`)."""
 
     class Meta(_TableMeta):
-        table_name = prefixed("directory")
+        table_name = f"{UNBOUND}-directory"
 
     companyId = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -63,7 +67,7 @@ class ApiKeyItem(Model):
     """Agent and board keys, by the SHA-256 of the key (the key itself is never stored)."""
 
     class Meta(_TableMeta):
-        table_name = prefixed("api-keys")
+        table_name = f"{UNBOUND}-api-keys"
 
     keyHash = UnicodeAttribute(hash_key=True)
     principalId = UnicodeAttribute()
@@ -92,7 +96,7 @@ class RoutineItem(Model):
     """Routines; `openIssues` holds `<issueId>:<originRunId>` of every open execution issue."""
 
     class Meta(_TableMeta):
-        table_name = prefixed("routines")
+        table_name = f"{UNBOUND}-routines"
 
     id = UnicodeAttribute(hash_key=True)
     companyId = UnicodeAttribute()
@@ -139,7 +143,7 @@ class DueIndex(GlobalSecondaryIndex["TriggerItem"]):
 
 class TriggerItem(Model):
     class Meta(_TableMeta):
-        table_name = prefixed("triggers")
+        table_name = f"{UNBOUND}-triggers"
 
     id = UnicodeAttribute(hash_key=True)
     routineId = UnicodeAttribute()
@@ -168,7 +172,7 @@ class RunItem(Model):
     """Run history of a routine, newest first by its time-ordered id."""
 
     class Meta(_TableMeta):
-        table_name = prefixed("runs")
+        table_name = f"{UNBOUND}-runs"
 
     routineId = UnicodeAttribute(hash_key=True)
     id = UnicodeAttribute(range_key=True)
@@ -209,7 +213,7 @@ class IssuesByCompany(GlobalSecondaryIndex["IssueItem"]):
 
 class IssueItem(Model):
     class Meta(_TableMeta):
-        table_name = prefixed("issues")
+        table_name = f"{UNBOUND}-issues"
 
     id = UnicodeAttribute(hash_key=True)
     companyId = UnicodeAttribute()
@@ -237,7 +241,7 @@ class ClaimItem(Model):
     webhook rate-limit windows (`rate#`)."""
 
     class Meta(_TableMeta):
-        table_name = prefixed("claims")
+        table_name = f"{UNBOUND}-claims"
 
     key = UnicodeAttribute(hash_key=True)
     runId = UnicodeAttribute(null=True)
@@ -258,3 +262,34 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ClaimItem,
 )
 TTL_ATTRIBUTES: dict[type[Model], str] = {ClaimItem: "expiresAt"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the store needs to know beyond the tables: how many shards the `due` index has."""
+
+    due_shards: int = 16
+
+
+LAYOUT = [Layout()]
+
+
+_NAMES = {model: model.Meta.table_name.removeprefix(f"{UNBOUND}-") for model in ALL_TABLES}
+
+
+def name_of(model: type[Model]) -> str:
+    """A table's name without its prefix: `runs`, `api-keys`..."""
+    return _NAMES[model]
+
+
+def bind(settings: Settings) -> None:
+    """Names every table after the settings' prefix and points its client at their endpoint and keys."""
+    for model, name in _NAMES.items():
+        meta = model.Meta
+        meta.table_name = f"{settings.table_prefix}-{name}"
+        meta.region = settings.region
+        meta.host = settings.dynamodb_endpoint
+        meta.aws_access_key_id = settings.access_key_id
+        meta.aws_secret_access_key = settings.secret_access_key
+        model._connection = None  # pynamodb makes a client on first use; drop one made for earlier settings
+    LAYOUT[0] = Layout(due_shards=settings.due_shards)

@@ -49,11 +49,14 @@ def ensure_jar(tools_dir: Path = TOOLS_DIR) -> Path:
 
 
 def start_scratch(name: str) -> "DynamoDBLocal":
-    """An in-memory DynamoDB Local with this process pointed at it, for tests and benchmarks.
+    """An in-memory DynamoDB Local with this process configured for it, for tests and benchmarks.
 
-    Must run before anything imports `chalicelib.store` (the table models read the environment). Their
-    clients all deliver webhooks from 127.0.0.1, so the rate limits are set high enough never to bind.
+    The environment names it too, for the child processes they start. Their clients all deliver webhooks
+    from 127.0.0.1, so the rate limits are set high enough never to bind.
     """
+    from chalicelib import runtime
+    from chalicelib.settings import load_settings
+
     database = DynamoDBLocal(None).start()
     os.environ.update(
         ROUTINES_DYNAMODB_ENDPOINT=database.endpoint,
@@ -64,6 +67,7 @@ def start_scratch(name: str) -> "DynamoDBLocal":
         ROUTINES_WEBHOOK_RATE_PER_ID="1000",
         ROUTINES_WEBHOOK_RATE_PER_IP="1000000",
     )
+    runtime.configure(load_settings(os.environ))
     return database
 
 

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import os
 import secrets
 import signal
 import socket
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import runtime
+from chalicelib.settings import Settings
 from routines.local.dynamodb import DynamoDBLocal
 
 REGION = "us-east-1"
@@ -25,14 +26,14 @@ class LocalDatabase:
     endpoint: str
     access_key_id: str
 
-    def apply(self) -> None:
-        """Points the process at this database; must run before the table models are imported."""
-        os.environ.update(
-            ROUTINES_DYNAMODB_ENDPOINT=self.endpoint,
-            ROUTINES_DYNAMODB_ACCESS_KEY_ID=self.access_key_id,
-            ROUTINES_DYNAMODB_SECRET_ACCESS_KEY="local",
-            ROUTINES_TABLE_PREFIX=TABLE_PREFIX,
-            AWS_DEFAULT_REGION=REGION,
+    def settings(self) -> Settings:
+        """The settings that point the service at this database."""
+        return Settings(
+            table_prefix=TABLE_PREFIX,
+            region=REGION,
+            dynamodb_endpoint=self.endpoint,
+            access_key_id=self.access_key_id,
+            secret_access_key="local",
         )
 
 
@@ -68,7 +69,7 @@ def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) ->
     dynamodb = DynamoDBLocal(data_dir / "dynamodb", log_path=data_dir / "dynamodb.log").start()
     try:
         database = LocalDatabase(dynamodb.endpoint, access_key_id(data_dir))
-        database.apply()
+        runtime.configure(database.settings())
         _serve(host, port, data_dir, database, tick_seconds)
     finally:
         dynamodb.stop()

@@ -1,14 +1,22 @@
 """Structured logs carry ids, never secrets; metrics are EMF lines CloudWatch can read."""
 
 import json
-from dataclasses import replace
+from collections.abc import Iterator
 
 import pytest
 
-from chalicelib import observability
+from chalicelib import observability, runtime
 from chalicelib.domain.signing import sign_delivery
-from chalicelib.settings import SETTINGS
 from tests.support import World
+
+
+@pytest.fixture
+def emitting() -> Iterator[None]:
+    """Metrics on, as in Lambda, for one test."""
+    settings = runtime.settings()
+    observability.configure(settings.log_level, True, settings.metrics_namespace)
+    yield
+    observability.configure(settings.log_level, settings.emit_metrics, settings.metrics_namespace)
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
@@ -49,10 +57,8 @@ def test_a_run_response_logs_its_run_id(world: World, capfd: pytest.CaptureFixtu
     assert any(line.get("runId") == run["id"] and line.get("status") == 202 for line in lines)
 
 
-def test_runs_are_counted_once_as_emf_metrics(
-    world: World, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(observability, "SETTINGS", replace(SETTINGS, emit_metrics=True))
+@pytest.mark.usefixtures("emitting")
+def test_runs_are_counted_once_as_emf_metrics(world: World, capfd: pytest.CaptureFixture[str]) -> None:
     routine = world.routine()
     for _ in range(3):  # the same key thrice: one dispatch, two retries that return it
         world.alpha.post(f"/routines/{routine['id']}/run", {"idempotencyKey": "once"})
@@ -62,15 +68,13 @@ def test_runs_are_counted_once_as_emf_metrics(
     assert len(dispatched) == 1
     (document,) = dispatched
     directive = document["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
-    assert directive["Namespace"] == SETTINGS.metrics_namespace
+    assert directive["Namespace"] == runtime.settings().metrics_namespace
     assert directive["Dimensions"] == [["Source", "Status"]]
     assert (document["Source"], document["Status"], document["RunsDispatched"]) == ("manual", "issue_created", 1)
 
 
-def test_a_rejected_webhook_is_counted_by_reason(
-    world: World, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(observability, "SETTINGS", replace(SETTINGS, emit_metrics=True))
+@pytest.mark.usefixtures("emitting")
+def test_a_rejected_webhook_is_counted_by_reason(world: World, capfd: pytest.CaptureFixture[str]) -> None:
     routine = world.routine()
     public_id = world.trigger(routine["id"], kind="webhook")["trigger"]["publicId"]
     world.anonymous.post(f"/routine-triggers/public/{public_id}/fire", {}, headers={"Authorization": "Bearer no"})

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib import runtime
 from chalicelib.domain.errors import RateLimited
 from chalicelib.services.ratelimit import WINDOW_SECONDS, admit_delivery
-from chalicelib.settings import SETTINGS
+from chalicelib.settings import WebhookLimits
 from chalicelib.store.tables import ClaimItem
 from tests.support import World
 
@@ -28,7 +29,7 @@ def _fill_windows(public_id: str) -> None:
     start = int(datetime.now(UTC).timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
     for window in (start, start + WINDOW_SECONDS):
         key = f"rate#id#{public_id}#{window}"
-        ClaimItem(key, hits=SETTINGS.webhook_rate_per_id, expiresAt=window + 2 * WINDOW_SECONDS).save()
+        ClaimItem(key, hits=runtime.settings().webhook_limits.per_id, expiresAt=window + 2 * WINDOW_SECONDS).save()
 
 
 def test_every_delivery_answer_carries_the_allowance_left(world: World) -> None:
@@ -37,7 +38,7 @@ def test_every_delivery_answer_carries_the_allowance_left(world: World) -> None:
     refused = _fire(world, public_id, "wrong")
     assert (accepted.status_code, refused.status_code) == (202, 401)  # type: ignore[attr-defined]
     for response in (accepted, refused):
-        assert response.headers["X-RateLimit-Limit"] == str(SETTINGS.webhook_rate_per_id)  # type: ignore[attr-defined]
+        assert response.headers["X-RateLimit-Limit"] == str(runtime.settings().webhook_limits.per_id)  # type: ignore[attr-defined]
     remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in (accepted, refused)]  # type: ignore[attr-defined]
     assert remaining[1] == remaining[0] - 1  # the rejected delivery counted too
 
@@ -55,7 +56,7 @@ def test_a_full_window_answers_429_with_retry_after_and_fires_nothing(world: Wor
     headers = response.headers  # type: ignore[attr-defined]
     assert int(headers["Retry-After"]) == body["retryAfterSeconds"]
     assert (headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == (
-        str(SETTINGS.webhook_rate_per_id),
+        str(runtime.settings().webhook_limits.per_id),
         "0",
     )
     assert world.board.get(f"/routines/{routine_id}/runs").json() == []
@@ -71,24 +72,24 @@ def test_the_per_address_limit_binds_across_public_ids() -> None:
     now = datetime(2026, 6, 1, 12, 0, 5, tzinfo=UTC)
     address = "203.0.113.7"
     for index in range(12):
-        admit_delivery(f"per-address-{index % 3}", address, now, per_id=30, per_ip=12)
+        admit_delivery(f"per-address-{index % 3}", address, now, WebhookLimits(30, 12))
     with pytest.raises(RateLimited) as refused:
-        admit_delivery("per-address-another", address, now, per_id=30, per_ip=12)
+        admit_delivery("per-address-another", address, now, WebhookLimits(30, 12))
     assert (refused.value.limit, refused.value.retry_after) == (12, WINDOW_SECONDS - 5)
 
 
 def test_the_tighter_limit_is_the_one_reported() -> None:
     now = datetime(2026, 6, 1, 13, 0, 0, tzinfo=UTC)
-    allowance = admit_delivery("tighter-id", "203.0.113.8", now, per_id=3, per_ip=120)
+    allowance = admit_delivery("tighter-id", "203.0.113.8", now, WebhookLimits(3, 120))
     assert (allowance.limit, allowance.remaining) == (3, 2)
 
 
 def test_a_new_window_starts_afresh() -> None:
     now = datetime(2026, 6, 1, 12, 0, 59, tzinfo=UTC)
-    limits = {"per_id": 5, "per_ip": 100}
+    limits = WebhookLimits(per_id=5, per_ip=100)
     for _ in range(5):
-        admit_delivery("window-test-id", "198.51.100.1", now, **limits)
+        admit_delivery("window-test-id", "198.51.100.1", now, limits)
     with pytest.raises(RateLimited):
-        admit_delivery("window-test-id", "198.51.100.1", now, **limits)
-    allowance = admit_delivery("window-test-id", "198.51.100.1", now + timedelta(seconds=1), **limits)
+        admit_delivery("window-test-id", "198.51.100.1", now, limits)
+    allowance = admit_delivery("window-test-id", "198.51.100.1", now + timedelta(seconds=1), limits)
     assert allowance.remaining == 4

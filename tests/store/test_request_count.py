@@ -9,7 +9,6 @@ import pytest
 from chalicelib import runtime
 from chalicelib.domain.models import RunSource, RunStatus
 from chalicelib.services.runs import start_run
-from chalicelib.settings import SETTINGS
 from chalicelib.store import routines
 from chalicelib.store.tables import ALL_TABLES
 from tests.support import World
@@ -18,7 +17,7 @@ EVENT = "before-call.dynamodb"
 
 
 def table(name: str) -> str:
-    return f"{SETTINGS.table_prefix}-{name}"
+    return f"{runtime.settings().table_prefix}-{name}"
 
 
 @pytest.fixture
