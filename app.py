@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import runtime
-from chalicelib.api import directory_api, health_api, issues_api, routines_api
+from chalicelib.api.blueprints import BLUEPRINTS, PREFIX
 from chalicelib.observability import log, metrics
 from chalicelib.queue import decode_batch, sqs_sender
 from chalicelib.services import scheduler
@@ -17,8 +17,8 @@ from chalicelib.settings import load_settings
 # configured itself before importing the app (the local stack, the tests) keeps its own settings.
 SETTINGS = runtime.configured() or runtime.configure(load_settings(os.environ))
 app = Chalice(app_name="routines")
-for blueprint in (health_api.bp, directory_api.bp, routines_api.bp, issues_api.bp):
-    app.register_blueprint(blueprint, url_prefix="/api")
+for blueprint in BLUEPRINTS:
+    app.register_blueprint(blueprint, url_prefix=PREFIX)
 
 _POOL = scheduler.default_pool()
 

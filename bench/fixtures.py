@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import runtime
-from chalicelib.domain.models import ConcurrencyPolicy, Principal, RoutineStatus
+from chalicelib.domain.models import OPERATOR, ConcurrencyPolicy, Principal, RoutineStatus
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services import directory
 from chalicelib.store.routines import due_shard
@@ -25,13 +25,13 @@ class Tenant:
 
     @property
     def agent(self) -> Principal:
-        return Principal("", agent_id=self.agent_id, company_id=self.company_id)
+        return Principal.for_agent(self.agent_id, self.company_id)
 
 
 def make_tenant(name: str) -> Tenant:
     now = runtime.now()
-    company = directory.create_company(None, name, None, now, runtime.new_id)
-    agent = directory.create_agent(company, "Bench agent", None, now, runtime.new_id)
+    company = directory.create_company(OPERATOR, name, None, now, runtime.new_id)
+    agent = directory.create_agent(OPERATOR, company.id, "Bench agent", None, now, runtime.new_id)
     board = directory.create_board_key(frozenset({company.id}), "bench", now)
     return Tenant(company.id, agent.id, board)
 

@@ -12,7 +12,23 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Metric(StrEnum):
+    """Every metric the code emits (the alarms and the dashboard name them from here)."""
+
+    DueTriggers = "DueTriggers"
+    TickLagSeconds = "TickLagSeconds"
+    SlotsDropped = "SlotsDropped"
+    DispatchErrors = "DispatchErrors"
+    TickDurationSeconds = "TickDurationSeconds"
+    QueuedTriggers = "QueuedTriggers"
+    DispatchedTriggers = "DispatchedTriggers"
+    RunsDispatched = "RunsDispatched"
+    WebhookRejected = "WebhookRejected"
+
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 

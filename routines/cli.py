@@ -192,24 +192,24 @@ def _webhook_fire(args: argparse.Namespace) -> int:
 def _admin(args: argparse.Namespace) -> None:
     _connect(args.data_dir)
     from chalicelib import runtime
-    from chalicelib.domain.models import Principal
+    from chalicelib.domain.models import OPERATOR, Principal
     from chalicelib.domain.timefmt import to_iso
     from chalicelib.services import auth, directory
     from chalicelib.store import directory as store
 
     now = runtime.now()
     if args.action == "create-company":
-        company = directory.create_company(None, args.name, args.issue_prefix, now, runtime.new_id)
+        company = directory.create_company(OPERATOR, args.name, args.issue_prefix, now, runtime.new_id)
         _print({"id": company.id, "name": company.name, "issuePrefix": company.issue_prefix})
     elif args.action == "create-agent":
         found = store.get_company(args.company_id)
         if found is None:
             raise SystemExit(f"No company {args.company_id}")
-        agent = directory.create_agent(found, args.name, args.role, now, runtime.new_id)
+        agent = directory.create_agent(OPERATOR, found.id, args.name, args.role, now, runtime.new_id)
         _print({"id": agent.id, "companyId": agent.company_id, "name": agent.name})
     elif args.action == "create-key":
         agent = directory.find_agent(args.agent_id)
-        principal = Principal("", agent_id=agent.id, company_id=agent.company_id)
+        principal = Principal.for_agent(agent.id, agent.company_id)
         _print({"agentId": agent.id, "token": auth.issue_key(principal, args.label, to_iso(now))})
     elif args.action == "create-board-key":
         companies = frozenset(args.company) if args.company else None

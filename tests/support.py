@@ -6,7 +6,7 @@ from typing import Any
 import requests
 
 from chalicelib import runtime
-from chalicelib.domain.models import Principal
+from chalicelib.domain.models import OPERATOR, Principal
 from chalicelib.services import auth, directory
 
 SESSION = requests.Session()
@@ -74,14 +74,14 @@ class World:
 
 def build_world(base: str, name: str = "Acme") -> World:
     now = runtime.now()
-    company = directory.create_company(None, name, None, now, runtime.new_id)
-    project = directory.create_project(company, "Ops", None, now, runtime.new_id)
-    alpha = directory.create_agent(company, "Alpha", None, now, runtime.new_id)
-    bravo = directory.create_agent(company, "Bravo", None, now, runtime.new_id)
+    company = directory.create_company(OPERATOR, name, None, now, runtime.new_id)
+    project = directory.create_project(OPERATOR, company.id, "Ops", None, now, runtime.new_id)
+    alpha = directory.create_agent(OPERATOR, company.id, "Alpha", None, now, runtime.new_id)
+    bravo = directory.create_agent(OPERATOR, company.id, "Bravo", None, now, runtime.new_id)
     board = directory.create_board_key(frozenset({company.id}), "test", now)
     keys = [
         auth.issue_key(
-            Principal("", agent_id=a.id, company_id=company.id),
+            Principal.for_agent(a.id, company.id),
             None,
             "2026-01-01T00:00:00.000Z",
         )

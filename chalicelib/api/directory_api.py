@@ -1,87 +1,84 @@
 """Companies, agents, projects, goals and keys (board keys)."""
 
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib import runtime
-from chalicelib.api import render, schemas
-from chalicelib.api.http import Call, route
+from chalicelib.api import responses
+from chalicelib.api.http import Call, Routes
 from chalicelib.services import directory
-from chalicelib.services.auth import require_board
-from chalicelib.store import directory as store
+from chalicelib.services.commands import (
+    CreateAgent,
+    CreateCompany,
+    CreateGoal,
+    CreateKey,
+    CreateProject,
+    UpdateAgent,
+)
 
 bp = Blueprint(__name__)
+routes = Routes(bp, "directory")
 
 
-@route(bp, "/companies", methods=("POST",), status=201)
-def create_company(call: Call) -> dict[str, Any]:
-    body = call.body(schemas.CreateCompany)
-    return render.camel(
-        directory.create_company(call.principal, body.name, body.issue_prefix, call.now, runtime.new_id)
-    )
+@routes.post("/companies", status=201, errors=(403,))
+def create_company(call: Call, body: CreateCompany) -> responses.Company:
+    """Create a company (all-companies board key)"""
+    company = directory.create_company(call.principal, body.name, body.issue_prefix, call.now, runtime.new_id)
+    return responses.Company.of(company)
 
 
-@route(bp, "/companies")
-def list_companies(call: Call) -> list[dict[str, Any]]:
-    return [render.camel(company) for company in directory.list_companies(call.principal)]
+@routes.get("/companies")
+def list_companies(call: Call) -> list[responses.Company]:
+    """List the companies the key can see"""
+    return [responses.Company.of(company) for company in directory.list_companies(call.principal)]
 
 
-@route(bp, "/companies/{companyId}/agents", methods=("POST",), status=201)
-def create_agent(call: Call, companyId: str) -> dict[str, Any]:
-    require_board(call.principal)
-    company = directory.get_company(call.principal, companyId)
-    body = call.body(schemas.CreateAgent)
-    return render.camel(directory.create_agent(company, body.name, body.role, call.now, runtime.new_id))
+@routes.post("/companies/{companyId}/agents", status=201, errors=(403, 404))
+def create_agent(call: Call, companyId: str, body: CreateAgent) -> responses.Agent:
+    """Create an agent (board key)"""
+    agent = directory.create_agent(call.principal, companyId, body.name, body.role, call.now, runtime.new_id)
+    return responses.Agent.of(agent)
 
 
-@route(bp, "/companies/{companyId}/agents")
-def list_agents(call: Call, companyId: str) -> list[dict[str, Any]]:
-    company = directory.get_company(call.principal, companyId)
-    return [render.camel(agent) for agent in store.list_agents(company.id)]
+@routes.get("/companies/{companyId}/agents", errors=(403, 404))
+def list_agents(call: Call, companyId: str) -> list[responses.Agent]:
+    """List a company's agents"""
+    return [responses.Agent.of(agent) for agent in directory.list_agents(call.principal, companyId)]
 
 
-@route(bp, "/agents/{agentId}", methods=("PATCH",))
-def update_agent(call: Call, agentId: str) -> dict[str, Any]:
-    body = call.body(schemas.UpdateAgent)
-    return render.camel(directory.set_agent_status(call.principal, agentId, body.status, call.now))
+@routes.patch("/agents/{agentId}", errors=(403, 404))
+def update_agent(call: Call, agentId: str, body: UpdateAgent) -> responses.Agent:
+    """Change an agent's status (board key)"""
+    return responses.Agent.of(directory.set_agent_status(call.principal, agentId, body.status, call.now))
 
 
-@route(bp, "/agents/{agentId}/keys", methods=("POST",), status=201)
-def create_agent_key(call: Call, agentId: str) -> dict[str, Any]:
-    body = call.body(schemas.CreateKey)
+@routes.post("/agents/{agentId}/keys", status=201, errors=(403, 404))
+def create_agent_key(call: Call, agentId: str, body: CreateKey) -> responses.AgentKey:
+    """Issue an API key for an agent (board key)"""
     agent, key = directory.create_agent_key(call.principal, agentId, body.label, call.now)
-    return {
-        "agentId": agent.id,
-        "companyId": agent.company_id,
-        "label": body.label,
-        "token": key,
-    }
+    return responses.AgentKey(agent_id=agent.id, company_id=agent.company_id, label=body.label, token=key)
 
 
-@route(bp, "/companies/{companyId}/projects", methods=("POST",), status=201)
-def create_project(call: Call, companyId: str) -> dict[str, Any]:
-    require_board(call.principal)
-    company = directory.get_company(call.principal, companyId)
-    body = call.body(schemas.CreateProject)
-    return render.camel(directory.create_project(company, body.name, body.description, call.now, runtime.new_id))
+@routes.post("/companies/{companyId}/projects", status=201, errors=(403, 404))
+def create_project(call: Call, companyId: str, body: CreateProject) -> responses.Project:
+    """Create a project (board key)"""
+    project = directory.create_project(call.principal, companyId, body.name, body.description, call.now, runtime.new_id)
+    return responses.Project.of(project)
 
 
-@route(bp, "/companies/{companyId}/projects")
-def list_projects(call: Call, companyId: str) -> list[dict[str, Any]]:
-    company = directory.get_company(call.principal, companyId)
-    return [render.camel(project) for project in store.list_projects(company.id)]
+@routes.get("/companies/{companyId}/projects", errors=(403, 404))
+def list_projects(call: Call, companyId: str) -> list[responses.Project]:
+    """List a company's projects"""
+    return [responses.Project.of(project) for project in directory.list_projects(call.principal, companyId)]
 
 
-@route(bp, "/companies/{companyId}/goals", methods=("POST",), status=201)
-def create_goal(call: Call, companyId: str) -> dict[str, Any]:
-    require_board(call.principal)
-    company = directory.get_company(call.principal, companyId)
-    body = call.body(schemas.CreateGoal)
-    return render.camel(directory.create_goal(company, body.title, body.description, call.now, runtime.new_id))
+@routes.post("/companies/{companyId}/goals", status=201, errors=(403, 404))
+def create_goal(call: Call, companyId: str, body: CreateGoal) -> responses.Goal:
+    """Create a goal (board key)"""
+    goal = directory.create_goal(call.principal, companyId, body.title, body.description, call.now, runtime.new_id)
+    return responses.Goal.of(goal)
 
 
-@route(bp, "/companies/{companyId}/goals")
-def list_goals(call: Call, companyId: str) -> list[dict[str, Any]]:
-    company = directory.get_company(call.principal, companyId)
-    return [render.camel(goal) for goal in store.list_goals(company.id)]
+@routes.get("/companies/{companyId}/goals", errors=(403, 404))
+def list_goals(call: Call, companyId: str) -> list[responses.Goal]:
+    """List a company's goals"""
+    return [responses.Goal.of(goal) for goal in directory.list_goals(call.principal, companyId)]

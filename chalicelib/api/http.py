@@ -1,28 +1,38 @@
-"""The HTTP edge: one route decorator parses, authenticates and maps domain errors to statuses."""
+"""The HTTP edge: routes registered with what they take and answer, parsed, authenticated, mapped to statuses.
+
+A view is `view(call, **path_params[, body])`: its `body` parameter's type is the request body it takes, its
+return type the response body; both validate and both document the route (`openapi.py` reads `OPERATIONS`).
+"""
 
 import functools
+import inspect
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, get_type_hints
 
 from chalice import Blueprint, Response
 from chalice.app import Request
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from chalicelib import runtime
+from chalicelib.api.media import json_object, parse_json
+from chalicelib.api.responses import ResponseBody
 from chalicelib.domain import errors
-from chalicelib.domain.media import parse_json
-from chalicelib.domain.models import Principal
-from chalicelib.observability import log, metrics
+from chalicelib.domain.models import ANONYMOUS, Principal
+from chalicelib.observability import Metric, log, log_exception, metrics
 from chalicelib.services.auth import authenticate
 
+Json = dict[str, Any]
 MAX_API_BODY_BYTES = 1024 * 1024
 # Every content type reaches the view, so authentication answers first and a non-JSON body gets its 415 in
 # our error shape (Chalice would answer an unlisted type itself, before the view, in its own shape).
 ANY_CONTENT_TYPE = ["*/*"]
+API_KEY: tuple[Json, ...] = ({"apiKey": []},)
+NO_AUTH: tuple[Json, ...] = ()
+# Bearer-mode triggers send the secret; hmac_sha256 triggers sign with headers instead.
+WEBHOOK_AUTH: tuple[Json, ...] = ({"webhookSecret": []}, {})
 
 STATUS = {
     errors.BadRequest: 400,
@@ -36,7 +46,42 @@ STATUS = {
     errors.RateLimited: 429,
 }
 
-M = TypeVar("M", bound=BaseModel)
+
+@dataclass(frozen=True)
+class Operation:
+    """One route: what it takes and answers, and the errors it can answer besides the usual ones.
+
+    Every operation that authenticates can answer 401, and every one with a body 400, 413 and 415:
+    `error_statuses` adds those.
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    tag: str
+    summary: str
+    description: str | None
+    status: int
+    request: Any
+    response: Any
+    errors: tuple[int, ...]
+    query: tuple[str, ...]
+    security: tuple[Json, ...]
+    parses_body: bool
+
+    @property
+    def error_statuses(self) -> list[int]:
+        implied = {401} if self.security else set()
+        if self.request is not None:
+            implied |= {400, 413, 415}
+        return sorted(implied | set(self.errors))
+
+    @property
+    def public(self) -> bool:
+        return self.security != API_KEY
+
+
+OPERATIONS: list[Operation] = []
 
 
 @dataclass
@@ -47,24 +92,24 @@ class Call:
     principal: Principal
     now: datetime
     response_headers: dict[str, str] = field(default_factory=dict)
-
-    def body(self, model: type[M] | TypeAdapter[Any]) -> Any:
-        """The JSON body validated by a pydantic model; 400 with details when it does not fit."""
-        data = parse_json(self.request.headers.get("content-type"), self.raw_body, MAX_API_BODY_BYTES, {})
-        try:
-            return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
-        except ValidationError as exc:
-            raise errors.BadRequest("Validation error", _details(exc)) from exc
+    status: int | None = None
 
     def query(self, name: str) -> str | None:
         params: Mapping[str, str] = self.request.query_params or {}
         return params.get(name)
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name.lower())
 
     @property
     def raw_body(self) -> bytes:
         """The exact bytes sent (signatures are computed over them)."""
         raw = self.request.raw_body or b""
         return raw.encode() if isinstance(raw, str) else raw
+
+    def json_object(self, noun: str, limit: int) -> dict[str, Any]:
+        """The body as a JSON object, which it must be and say it is, even when empty."""
+        return json_object(self.header("content-type"), self.raw_body, limit, noun)
 
     @property
     def client_ip(self) -> str:
@@ -87,6 +132,96 @@ class Call:
         return f"{proto}://{host}{prefix}"
 
 
+class Routes:
+    """Registers a blueprint's views under one OpenAPI tag."""
+
+    def __init__(self, bp: Blueprint, tag: str) -> None:
+        self.bp = bp
+        self.tag = tag
+
+    def get(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("POST", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("DELETE", path, **options)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        errors: tuple[int, ...] = (),
+        query: tuple[str, ...] = (),
+        security: tuple[Json, ...] = API_KEY,
+        raw_body: Any = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`raw_body` documents a body the view reads itself (a webhook verifies the bytes before parsing)."""
+
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            hints = get_type_hints(view, include_extras=True)
+            summary, _, description = inspect.cleandoc(view.__doc__ or view.__name__).partition("\n\n")
+            operation = Operation(
+                method, path, view.__name__, self.tag, summary, description.replace("\n", " ") or None, status,
+                hints.get("body", raw_body), _response_type(hints.get("return")), errors, query, security,
+                "body" in hints,
+            )  # fmt: skip
+            OPERATIONS.append(operation)
+            handler = functools.wraps(view)(lambda **params: _handle(self.bp, operation, view, params))
+            self.bp.route(path, methods=[method], content_types=ANY_CONTENT_TYPE)(handler)
+            return view
+
+        return register
+
+
+def _response_type(hint: Any) -> Any:
+    return None if hint is type(None) else hint
+
+
+def _handle(bp: Blueprint, operation: Operation, view: Callable[..., Any], params: dict[str, str]) -> Response:
+    started = time.perf_counter()
+    call = Call(bp.current_request, ANONYMOUS, runtime.now())
+    result: Any = None
+    try:
+        result = _invoke(operation, view, call, params)
+        response = _success(result, call.status or operation.status)
+        error: Exception | None = None
+    except Exception as exc:
+        response, error = _failure(exc), exc
+    response.headers.update(call.response_headers)
+    _record(call, operation, params, response.status_code, error, result, time.perf_counter() - started)
+    return response
+
+
+def _invoke(operation: Operation, view: Callable[..., Any], call: Call, params: dict[str, str]) -> Any:
+    """Every route but the public ones authenticates before anything else (401 first), then reads its body."""
+    if not operation.public:
+        call.principal = authenticate(call.header("authorization"))
+    if operation.parses_body:
+        return view(call, **params, body=_parse(operation.request, call))
+    return view(call, **params)
+
+
+def _parse(shape: Any, call: Call) -> Any:
+    """The JSON body validated by its type; 400 with details when it does not fit."""
+    data = parse_json(call.header("content-type"), call.raw_body, MAX_API_BODY_BYTES, {})
+    try:
+        return _adapter(shape).validate_python(data)
+    except ValidationError as exc:
+        raise errors.BadRequest("Validation error", _details(exc)) from exc
+
+
+# Built on first use, not at import: the tick and dispatcher import the app but never parse a body.
+@functools.cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
 def _details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {
@@ -98,51 +233,26 @@ def _details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def route(
-    bp: Blueprint,
-    path: str,
-    methods: tuple[str, ...] = ("GET",),
-    status: int = 200,
-    public: bool = False,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Registers a view `view(call, **path_params)`; its return value is the JSON body."""
-
-    def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def handler(**params: str) -> Response:
-            request = bp.current_request
-            started = time.perf_counter()
-            call = Call(request, Principal(""), runtime.now())
-            response, error = respond(lambda: view(_authenticated(call, public), **params), status)
-            response.headers.update(call.response_headers)
-            _record(request, path, params, response, error, time.perf_counter() - started)
-            return response
-
-        bp.route(path, methods=list(methods), content_types=ANY_CONTENT_TYPE)(handler)
-        return view
-
-    return register
-
-
-def _authenticated(call: Call, public: bool) -> Call:
-    """Every route but the public ones authenticates before anything else (401 first)."""
-    if not public:
-        call.principal = authenticate(call.request.headers.get("authorization"))
-    return call
-
-
-def respond(produce: Callable[[], Any], status: int) -> tuple[Response, Exception | None]:
-    """The view's result as a response; a domain error as its status; anything else as a bare 500."""
-    try:
-        result = produce()
-    except errors.DomainError as exc:
-        return error_response(exc), exc
-    except Exception as exc:
-        log("unhandled error", level="ERROR", error=type(exc).__name__, traceback=traceback.format_exc())
-        return Response({"error": "Internal server error"}, status_code=500), exc
+def _success(result: Any, status: int) -> Response:
     if status == 204:
-        return Response(body="", status_code=204), None
-    return Response(body=result, status_code=status), None
+        return Response(body="", status_code=204)
+    return Response(body=_json(result), status_code=status)
+
+
+def _json(result: Any) -> Any:
+    if isinstance(result, ResponseBody):
+        return result.dump()
+    if isinstance(result, list):
+        return [_json(item) for item in result]
+    return result
+
+
+def _failure(exc: Exception) -> Response:
+    """A domain error as its status; anything else as a bare 500 (the traceback goes to the log only)."""
+    if isinstance(exc, errors.DomainError):
+        return error_response(exc)
+    log_exception("unhandled error")
+    return Response({"error": "Internal server error"}, status_code=500)
 
 
 def error_response(exc: errors.DomainError) -> Response:
@@ -162,29 +272,30 @@ def error_response(exc: errors.DomainError) -> Response:
 
 
 def _record(
-    request: Request,
-    path: str,
+    call: Call,
+    operation: Operation,
     params: Mapping[str, str],
-    response: Response,
+    status: int,
     error: Exception | None,
+    result: Any,
     seconds: float,
 ) -> None:
-    """One log line per request (ids, never bodies or headers), and webhook rejections by reason."""
-    context: dict[str, Any] = request.context or {}
-    body = response.body if isinstance(response.body, dict) else {}
-    run = body if {"source", "status", "routineId"} <= body.keys() else None
+    """One log line per request (ids from the path and the view's result, never bodies or headers), and
+    webhook rejections by reason."""
+    context: dict[str, Any] = call.request.context or {}
+    ids: dict[str, Any] = {"routineId": params.get("routineId"), "triggerId": params.get("triggerId")}
+    if isinstance(result, ResponseBody):
+        ids.update(result.log_fields())
     log(
         "request",
         requestId=context.get("requestId"),
-        method=request.method,
-        route=path,
-        status=response.status_code,
+        method=operation.method,
+        route=operation.path,
+        status=status,
         latencyMs=round(seconds * 1000, 2),
-        routineId=params.get("routineId") or body.get("routineId"),
-        triggerId=params.get("triggerId") or body.get("triggerId"),
-        runId=run["id"] if run else None,
         error=type(error).__name__ if error else None,
+        **ids,
     )
     if error is not None and "publicId" in params:
         reason = getattr(error, "reason", None) or type(error).__name__
-        metrics({"WebhookRejected": 1}, {"Reason": reason})
+        metrics({Metric.WebhookRejected: 1}, {"Reason": reason})

@@ -1,11 +1,10 @@
-"""The OpenAPI 3.1 document, generated from the pydantic models that validate requests and describe responses.
+"""The OpenAPI 3.1 document, generated from the registered routes and the models they take and answer.
 
 `python -m chalicelib.api.openapi > openapi.json` (`make openapi`) rewrites the checked-in copy.
 """
 
 import json
 import re
-from dataclasses import dataclass, replace
 from functools import cache
 from typing import Annotated, Any
 
@@ -14,17 +13,12 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
 from chalicelib import __version__
-from chalicelib.api import responses, schemas
+from chalicelib.api import responses
+from chalicelib.api.blueprints import PREFIX
+from chalicelib.api.http import API_KEY, OPERATIONS, WEBHOOK_AUTH, Json, Operation
 from chalicelib.domain.models import IssueStatus
 
-Json = dict[str, Any]
-PREFIX = "/api"  # where app.py mounts every blueprint
 REF = "#/components/schemas/{model}"
-
-API_KEY: tuple[Json, ...] = ({"apiKey": []},)
-NO_AUTH: tuple[Json, ...] = ()
-# Bearer-mode triggers send the secret; hmac_sha256 triggers sign with headers instead.
-WEBHOOK_AUTH: tuple[Json, ...] = ({"webhookSecret": []}, {})
 
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body is not valid JSON or does not fit the schema (`details` lists the problems)."),
@@ -62,135 +56,6 @@ WEBHOOK_HEADERS: dict[str, str] = {
     ),
     "Idempotency-Key": "A retried delivery with the same key returns the same run (202) instead of firing again.",
 }
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One route: its request and success shapes, and the errors it can answer besides the usual ones.
-
-    A shape is a pydantic model, a `TypeAdapter`, or a type such as `list[Model]`. Every operation that
-    authenticates can answer 401, and every one with a body 400, 413 and 415: `error_statuses` adds those.
-    """
-
-    route: str
-    operation_id: str
-    summary: str
-    response: Any = None
-    status: int = 200
-    request: Any = None
-    errors: tuple[int, ...] = ()
-    query: tuple[str, ...] = ()
-    security: tuple[Json, ...] = API_KEY
-    description: str | None = None
-    tag: str = ""
-
-    @property
-    def method(self) -> str:
-        return self.route.split(" ")[0]
-
-    @property
-    def path(self) -> str:
-        return self.route.split(" ")[1]
-
-    @property
-    def error_statuses(self) -> list[int]:
-        implied = {401} if self.security else set()
-        if self.request is not None:
-            implied |= {400, 413, 415}
-        return sorted(implied | set(self.errors))
-
-
-def _tagged(tag: str, *operations: Operation) -> tuple[Operation, ...]:
-    return tuple(replace(operation, tag=tag) for operation in operations)
-
-
-# fmt: off
-OPERATIONS = (
-    *_tagged(
-        "health",
-        Operation("GET /health", "health", "Version and whether each table answers",
-                  responses.Health, security=NO_AUTH),
-        Operation("GET /openapi.json", "openapi", "This document", dict[str, Any], security=NO_AUTH),
-    ),
-    *_tagged(
-        "directory",
-        Operation("POST /companies", "create_company", "Create a company (all-companies board key)",
-                  responses.Company, 201, schemas.CreateCompany, (403,)),
-        Operation("GET /companies", "list_companies", "List the companies the key can see",
-                  list[responses.Company]),
-        Operation("POST /companies/{companyId}/agents", "create_agent", "Create an agent (board key)",
-                  responses.Agent, 201, schemas.CreateAgent, (403, 404)),
-        Operation("GET /companies/{companyId}/agents", "list_agents", "List a company's agents",
-                  list[responses.Agent], errors=(403, 404)),
-        Operation("PATCH /agents/{agentId}", "update_agent", "Change an agent's status (board key)",
-                  responses.Agent, request=schemas.UpdateAgent, errors=(403, 404)),
-        Operation("POST /agents/{agentId}/keys", "create_agent_key", "Issue an API key for an agent (board key)",
-                  responses.AgentKey, 201, schemas.CreateKey, (403, 404)),
-        Operation("POST /companies/{companyId}/projects", "create_project", "Create a project (board key)",
-                  responses.Project, 201, schemas.CreateProject, (403, 404)),
-        Operation("GET /companies/{companyId}/projects", "list_projects", "List a company's projects",
-                  list[responses.Project], errors=(403, 404)),
-        Operation("POST /companies/{companyId}/goals", "create_goal", "Create a goal (board key)",
-                  responses.Goal, 201, schemas.CreateGoal, (403, 404)),
-        Operation("GET /companies/{companyId}/goals", "list_goals", "List a company's goals",
-                  list[responses.Goal], errors=(403, 404)),
-    ),
-    *_tagged(
-        "routines",
-        Operation("POST /companies/{companyId}/routines", "create_routine", "Create a routine",
-                  responses.Routine, 201, schemas.CreateRoutine, (403, 404, 409, 422),
-                  description="Agents can only create routines assigned to themselves. "
-                  "`active` without an assignee is stored as a paused draft."),
-        Operation("GET /companies/{companyId}/routines", "list_routines", "List a company's routines, newest first",
-                  list[responses.RoutineListItem], errors=(403, 404), query=("projectId",)),
-        Operation("GET /routines/{routineId}", "get_routine", "A routine, its triggers, recent runs and active issue",
-                  responses.RoutineDetail, errors=(403, 404)),
-        Operation("PATCH /routines/{routineId}", "update_routine", "Change a routine",
-                  responses.Routine, request=schemas.UpdateRoutine, errors=(403, 404, 409, 422),
-                  description="Archived is terminal (409); `active` needs an assignee (422)."),
-    ),
-    *_tagged(
-        "runs",
-        Operation("GET /routines/{routineId}/runs", "list_runs", "A routine's runs, newest first",
-                  list[responses.Run], errors=(403, 404), query=("limit",)),
-        Operation("POST /routines/{routineId}/run", "run_routine", "Fire a routine now",
-                  responses.Run, 202, schemas.RunRoutine, (403, 404, 409, 422),
-                  description="The concurrency policy still applies: the run may be `coalesced` or `skipped`. "
-                  "A repeated `idempotencyKey` returns the same run."),
-    ),
-    *_tagged(
-        "triggers",
-        Operation("POST /routines/{routineId}/triggers", "create_trigger", "Add a trigger to a routine",
-                  responses.TriggerWithSecret, 201, schemas.CreateTrigger, (403, 404, 422),
-                  description="A webhook trigger's secret is in `secretMaterial`, shown here and never again."),
-        Operation("PATCH /routine-triggers/{triggerId}", "update_trigger", "Change a trigger",
-                  responses.Trigger, request=schemas.UpdateTrigger, errors=(403, 404, 422)),
-        Operation("DELETE /routine-triggers/{triggerId}", "delete_trigger", "Delete a trigger",
-                  status=204, errors=(403, 404)),
-        Operation("POST /routine-triggers/{triggerId}/rotate-secret", "rotate_secret", "Replace a webhook's secret",
-                  responses.TriggerWithSecret, 200, schemas.AnyObject, (403, 404, 422),
-                  description="The old secret stops working at once; the URL stays the same."),
-    ),
-    *_tagged(
-        "issues",
-        Operation("GET /companies/{companyId}/issues", "list_issues", "List a company's issues",
-                  list[responses.Issue], errors=(403,), query=("assigneeAgentId", "status", "originId")),
-        Operation("GET /issues/{issueId}", "get_issue", "An issue", responses.Issue, errors=(403, 404)),
-        Operation("PATCH /issues/{issueId}", "update_issue", "Change an issue",
-                  responses.Issue, request=schemas.UpdateIssue, errors=(403, 404, 409),
-                  description="Closing an execution issue (`done`, `cancelled`) finishes its run and frees its "
-                  "routine."),
-    ),
-    *_tagged(
-        "webhooks",
-        Operation("POST /routine-triggers/public/{publicId}/fire", "fire_webhook", "Deliver a webhook",
-                  responses.Run, 202, dict[str, Any], (401, 404, 409, 429), security=WEBHOOK_AUTH,
-                  description="Public: authenticated by the trigger's secret (`bearer`) or signature "
-                  "(`hmac_sha256`), checked before anything else. The body must be a JSON object; it becomes "
-                  "the run's `triggerPayload`."),
-    ),
-)
-# fmt: on
 
 
 class _Generator(GenerateJsonSchema):

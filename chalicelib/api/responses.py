@@ -1,31 +1,32 @@
-"""Response bodies as pydantic models: they describe what `render` produces, for the OpenAPI document.
+"""Response bodies: pydantic models generated from the domain classes; every JSON answer is one of them.
 
-They are never used to serialize; the tests validate real responses against them, and unknown keys are
-rejected, so a field added to a view without its model (or a leaked secret) fails a test.
+A body has its domain class's fields, camelCase on the wire, less what callers never see (a webhook's
+secret, a routine's version), with a trigger's `schedule` and `webhook` specs flattened beside the others.
+A field added to a domain class is in the API and its OpenAPI document at once; unknown keys are rejected,
+so nothing reaches a caller that the model does not name.
 """
 
-from typing import Annotated, Any, Literal
+import dataclasses
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# pydantic's metaclass: a body's fields must be in its namespace before pydantic reads the class.
+from pydantic._internal._model_construction import ModelMetaclass
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
-from chalicelib.domain.models import (
-    AgentStatus,
-    ConcurrencyPolicy,
-    IssueStatus,
-    Priority,
-    RoutineStatus,
-    RunSource,
-    RunStatus,
-    TriggerKind,
-)
-from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.domain.signing import SigningMode
+from chalicelib.domain import models as domain
+from chalicelib.services.routines import RoutineDetail as Detail
+from chalicelib.services.triggers import TriggerWithSecret as Created
+from chalicelib.services.triggers import webhook_url
 
+Json = dict[str, Any]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 # UTC with milliseconds, fixed width: string order is time order.
 Timestamp = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")]
+_WIRE_TYPES = {"id": Id, "timestamp": Timestamp}
 
 
 def _drop_default(schema: JsonDict) -> None:
@@ -33,69 +34,160 @@ def _drop_default(schema: JsonDict) -> None:
     schema.pop("default", None)
 
 
-class ResponseBody(BaseModel):
+def _left_out_when_none(description: str) -> Any:
+    return Field(default=None, json_schema_extra=_drop_default, description=description)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """How a domain value becomes a body: nested specs spread flat, keys left out when None, logged ids."""
+
+    flatten: tuple[str, ...] = ()
+    left_out_when_none: frozenset[str] = frozenset()
+    logged: tuple[tuple[str, str], ...] = ()
+
+
+class _FromDomain(ModelMetaclass):
+    """Gives a body the fields of a domain class, before pydantic reads them:
+    `class Run(ResponseBody, source=domain.Run, exclude=(...))` (or `include=(...)`)."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
+        source, exclude, include = kwargs.pop("source", None), kwargs.pop("exclude", ()), kwargs.pop("include", None)
+        if source is not None:
+            shape = namespace.get("shape") or next(base.shape for base in bases if hasattr(base, "shape"))
+            own = namespace.get("__annotations__", {})
+            namespace["__annotations__"] = {**_fields_of(source, shape.flatten, exclude, include), **own}
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
+
+
+class ResponseBody(BaseModel, metaclass=_FromDomain):
     """camelCase on the wire, exactly these keys."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    shape: ClassVar[Shape] = Shape()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Takes the `source`, `exclude` and `include` class keywords (the metaclass reads them)."""
+        super().__init_subclass__()
+
+    @classmethod
+    def of(cls, value: Any, **extra: Any) -> Self:
+        """The body of a domain value (a dataclass), with `extra` for the keys the value does not hold."""
+        return cls.model_validate({**_attributes(value, cls.shape.flatten, cls.model_fields), **extra})
+
+    def dump(self) -> Json:
+        """The JSON body."""
+        omitted = {name for name in self.shape.left_out_when_none if getattr(self, name) is None}
+        return self.model_dump(mode="json", by_alias=True, exclude=omitted)
+
+    def log_fields(self) -> dict[str, str]:
+        """The ids a request's log line names (never a secret or a body)."""
+        return {key: getattr(self, name) for key, name in self.shape.logged if getattr(self, name, None)}
 
 
-class Routine(ResponseBody):
-    id: Id
-    company_id: Id
-    title: str
-    description: str | None
-    assignee_agent_id: Id | None
-    project_id: Id | None
-    goal_id: Id | None
-    parent_issue_id: Id | None
-    priority: Priority
-    status: RoutineStatus
-    concurrency_policy: ConcurrencyPolicy
-    catch_up_policy: CatchUpPolicy
-    created_at: Timestamp
-    updated_at: Timestamp
-    last_triggered_at: Timestamp | None
-    last_enqueued_at: Timestamp | None
-    created_by_agent_id: Id | None
-    updated_by_agent_id: Id | None
+def _attributes(value: Any, flatten: tuple[str, ...], wanted: Iterable[str]) -> Json:
+    found: Json = {}
+    for field in dataclasses.fields(value):
+        held = getattr(value, field.name)
+        if field.name in flatten:
+            found.update(_spread(_nested_class(type(value), field.name), held))
+        else:
+            found[field.name] = held
+    return {name: found[name] for name in wanted if name in found}
+
+
+def _spread(nested: type, held: Any) -> Json:
+    return {field.name: getattr(held, field.name) if held else None for field in dataclasses.fields(nested)}
+
+
+def _nested_class(cls: type, name: str) -> type:
+    hint = get_type_hints(cls)[name]
+    return next(kind for kind in get_args(hint) if dataclasses.is_dataclass(kind))  # type: ignore[return-value]
+
+
+def _fields_of(
+    source: type, flatten: tuple[str, ...], exclude: Iterable[str], include: Iterable[str] | None
+) -> dict[str, Any]:
+    """The annotations of `source`'s fields, in its order, with their wire types; specs in `flatten` spread."""
+    hints = get_type_hints(source, include_extras=True)
+    found: dict[str, Any] = {}
+    for field in dataclasses.fields(source):
+        if field.name in flatten:
+            nested = _nested_class(source, field.name)
+            inner = get_type_hints(nested, include_extras=True)
+            found.update({f.name: _wire(inner[f.name]) | None for f in dataclasses.fields(nested)})
+        else:
+            found[field.name] = _wire(hints[field.name])
+    kept = set(include) if include is not None else set(found)
+    return {name: kind for name, kind in found.items() if name in kept and name not in set(exclude)}
+
+
+def _wire(hint: Any) -> Any:
+    """The domain's type with `Id` and `Timestamp` strings given their wire patterns."""
+    if get_origin(hint) is Annotated:
+        return _WIRE_TYPES.get(hint.__metadata__[0], hint)
+    if get_origin(hint) in (Union, type(int | None)):
+        return Union[tuple(_wire(arg) for arg in get_args(hint))]  # noqa: UP007 - built from parts
+    return hint
+
+
+class Company(ResponseBody, source=domain.Company):
+    pass
+
+
+class Agent(ResponseBody, source=domain.Agent):
+    pass
+
+
+class Project(ResponseBody, source=domain.Project):
+    pass
+
+
+class Goal(ResponseBody, source=domain.Goal):
+    pass
+
+
+class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_issues")):
+    shape = Shape(logged=(("routineId", "id"),))
     variables: list[dict[str, Any]] = Field(max_length=0, description="Always empty: no routine variables yet.")
 
+    @classmethod
+    def of(cls, value: Any, **extra: Any) -> Self:
+        return super().of(value, **{"variables": [], **extra})
 
-class Trigger(ResponseBody):
+
+_TRIGGER_SHAPE = Shape(flatten=("schedule", "webhook"), left_out_when_none=frozenset({"webhook_url"}))
+
+
+class Trigger(ResponseBody, source=domain.Trigger, exclude=("secret",)):
     """A trigger as its owner sees it: the webhook secret is shown only by create and rotate-secret."""
 
-    id: Id
-    routine_id: Id
-    company_id: Id
-    kind: TriggerKind
-    label: str | None
-    enabled: bool
-    created_at: Timestamp
-    updated_at: Timestamp
-    cron_expression: str | None
-    timezone: str | None
-    next_run_at: Timestamp | None
-    last_fired_at: Timestamp | None
-    last_result: str | None
-    public_id: str | None
-    signing_mode: SigningMode | None
-    replay_window_sec: int | None
-    last_rotated_at: Timestamp | None
-    webhook_url: str | SkipJsonSchema[None] = Field(
-        default=None, json_schema_extra=_drop_default, description="Webhook triggers only."
-    )
+    shape = dataclasses.replace(_TRIGGER_SHAPE, logged=(("triggerId", "id"), ("routineId", "routine_id")))
+    webhook_url: str | SkipJsonSchema[None] = _left_out_when_none("Webhook triggers only.")
+
+    @classmethod
+    def at(cls, value: domain.Trigger, base_url: str) -> Self:
+        """The trigger, with its webhook URL as seen from `base_url`."""
+        url = webhook_url(base_url, value.webhook.public_id) if value.webhook else None
+        return cls.of(value, webhook_url=url)
 
 
-class TriggerSummary(ResponseBody):
-    id: Id
-    kind: TriggerKind
-    label: str | None
-    enabled: bool
-    cron_expression: str | None
-    timezone: str | None
-    next_run_at: Timestamp | None
-    last_fired_at: Timestamp | None
-    last_result: str | None
+class TriggerSummary(
+    ResponseBody,
+    source=domain.Trigger,
+    include=(
+        "id",
+        "kind",
+        "label",
+        "enabled",
+        "cron_expression",
+        "timezone",
+        "next_run_at",
+        "last_fired_at",
+        "last_result",
+    ),
+):
+    shape = _TRIGGER_SHAPE
 
 
 class SecretMaterial(ResponseBody):
@@ -107,6 +199,11 @@ class TriggerWithSecret(ResponseBody):
     trigger: Trigger
     secret_material: SecretMaterial | None = Field(description="Webhook triggers only; null for the others.")
 
+    @classmethod
+    def at(cls, value: Created, base_url: str) -> Self:
+        material = SecretMaterial.of(value.secret_material) if value.secret_material else None
+        return cls(trigger=Trigger.at(value.trigger, base_url), secret_material=material)
+
 
 class DroppedSlots(ResponseBody):
     count: int
@@ -114,35 +211,25 @@ class DroppedSlots(ResponseBody):
     last: Timestamp
 
 
-class Run(ResponseBody):
-    id: Id
-    routine_id: Id
-    company_id: Id
-    source: RunSource
-    status: RunStatus
-    triggered_at: Timestamp
-    created_at: Timestamp
-    updated_at: Timestamp
-    trigger_id: Id | None
-    scheduled_for: Timestamp | None
-    idempotency_key: str | None
-    trigger_payload: dict[str, Any] | None
-    linked_issue_id: Id | None
-    coalesced_into_run_id: Id | None
-    failure_reason: str | None
-    completed_at: Timestamp | None
-    dropped_slots: DroppedSlots | SkipJsonSchema[None] = Field(
-        default=None, json_schema_extra=_drop_default, description="Missed schedule slots this run records."
-    )
+_RUN_SHAPE = Shape(
+    left_out_when_none=frozenset({"dropped_slots"}),
+    logged=(("runId", "id"), ("routineId", "routine_id"), ("triggerId", "trigger_id")),
+)
 
 
-class IssueSummary(ResponseBody):
-    id: Id
-    identifier: str
-    title: str
-    status: IssueStatus
-    priority: Priority
-    updated_at: Timestamp
+class Run(ResponseBody, source=domain.Run, exclude=("dropped_slots",)):
+    shape = _RUN_SHAPE
+    dropped_slots: DroppedSlots | SkipJsonSchema[None] = _left_out_when_none("Missed schedule slots this run records.")
+
+
+class IssueSummary(
+    ResponseBody, source=domain.Issue, include=("id", "identifier", "title", "status", "priority", "updated_at")
+):
+    pass
+
+
+class Issue(ResponseBody, source=domain.Issue):
+    pass
 
 
 class RoutineDetail(Routine):
@@ -150,65 +237,29 @@ class RoutineDetail(Routine):
     recent_runs: list[Run]
     active_issue: IssueSummary | None
 
+    @classmethod
+    def at(cls, value: Detail, base_url: str) -> Self:
+        return cls.of(
+            value.routine,
+            triggers=[Trigger.at(trigger, base_url) for trigger in value.triggers],
+            recent_runs=[Run.of(run) for run in value.recent_runs],
+            active_issue=IssueSummary.of(value.active_issue) if value.active_issue else None,
+        )
+
 
 class RoutineListItem(Routine):
     triggers: list[TriggerSummary]
     last_run: Run | None
     active_issue: IssueSummary | None
 
-
-class Issue(ResponseBody):
-    id: Id
-    company_id: Id
-    identifier: str
-    title: str
-    description: str | None
-    status: IssueStatus
-    priority: Priority
-    assignee_agent_id: Id | None
-    project_id: Id | None
-    goal_id: Id | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    origin_kind: str | None
-    origin_id: Id | None
-    origin_run_id: Id | None
-    created_by_agent_id: Id | None
-    parent_id: Id | None
-
-
-class Company(ResponseBody):
-    id: Id
-    name: str
-    issue_prefix: str
-    created_at: Timestamp
-
-
-class Agent(ResponseBody):
-    id: Id
-    company_id: Id
-    name: str
-    status: AgentStatus
-    role: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class Project(ResponseBody):
-    id: Id
-    company_id: Id
-    name: str
-    description: str | None
-    paused_at: Timestamp | None
-    created_at: Timestamp
-
-
-class Goal(ResponseBody):
-    id: Id
-    company_id: Id
-    title: str
-    description: str | None
-    created_at: Timestamp
+    @classmethod
+    def of_detail(cls, value: Detail) -> Self:
+        return cls.of(
+            value.routine,
+            triggers=[TriggerSummary.of(trigger) for trigger in value.triggers],
+            last_run=Run.of(value.recent_runs[0]) if value.recent_runs else None,
+            active_issue=IssueSummary.of(value.active_issue) if value.active_issue else None,
+        )
 
 
 class AgentKey(ResponseBody):

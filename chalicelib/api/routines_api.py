@@ -5,41 +5,55 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import runtime
-from chalicelib.api import render, schemas
-from chalicelib.api.http import Call, route
+from chalicelib.api import responses
+from chalicelib.api.http import Call, Routes
 from chalicelib.services import routines, runs, triggers
+from chalicelib.services.commands import CreateRoutine, CreateTrigger, RunRoutine, UpdateRoutine, UpdateTrigger
 
 bp = Blueprint(__name__)
+routine_routes = Routes(bp, "routines")
+run_routes = Routes(bp, "runs")
+trigger_routes = Routes(bp, "triggers")
 RUNS_DEFAULT, RUNS_MAX = 50, 200
 
 
-@route(bp, "/companies/{companyId}/routines", methods=("POST",), status=201)
-def create_routine(call: Call, companyId: str) -> dict[str, Any]:
-    fields = call.body(schemas.CreateRoutine).fields()
-    return render.routine(routines.create_routine(call.principal, companyId, fields, call.now, runtime.new_id))
+@routine_routes.post("/companies/{companyId}/routines", status=201, errors=(403, 404, 409, 422))
+def create_routine(call: Call, companyId: str, body: CreateRoutine) -> responses.Routine:
+    """Create a routine
+
+    Agents can only create routines assigned to themselves. `active` without an assignee is stored as a paused
+    draft.
+    """
+    return responses.Routine.of(routines.create_routine(call.principal, companyId, body, call.now, runtime.new_id))
 
 
-@route(bp, "/companies/{companyId}/routines")
-def list_routines(call: Call, companyId: str) -> list[dict[str, Any]]:
+@routine_routes.get("/companies/{companyId}/routines", errors=(403, 404), query=("projectId",))
+def list_routines(call: Call, companyId: str) -> list[responses.RoutineListItem]:
+    """List a company's routines, newest first"""
     found = routines.list_routines(call.principal, companyId, call.query("projectId"))
-    return [render.list_item(item) for item in found]
+    return [responses.RoutineListItem.of_detail(detail) for detail in found]
 
 
-@route(bp, "/routines/{routineId}")
-def get_routine(call: Call, routineId: str) -> dict[str, Any]:
-    return render.detail(routines.get_detail(call.principal, routineId), call.base_url)
+@routine_routes.get("/routines/{routineId}", errors=(403, 404))
+def get_routine(call: Call, routineId: str) -> responses.RoutineDetail:
+    """A routine, its triggers, recent runs and active issue"""
+    return responses.RoutineDetail.at(routines.get_detail(call.principal, routineId), call.base_url)
 
 
-@route(bp, "/routines/{routineId}", methods=("PATCH",))
-def update_routine(call: Call, routineId: str) -> dict[str, Any]:
-    fields = call.body(schemas.UpdateRoutine).fields()
-    return render.routine(routines.update_routine(call.principal, routineId, fields, call.now))
+@routine_routes.patch("/routines/{routineId}", errors=(403, 404, 409, 422))
+def update_routine(call: Call, routineId: str, body: UpdateRoutine) -> responses.Routine:
+    """Change a routine
+
+    Archived is terminal (409); `active` needs an assignee (422).
+    """
+    return responses.Routine.of(routines.update_routine(call.principal, routineId, body, call.now))
 
 
-@route(bp, "/routines/{routineId}/runs")
-def list_runs(call: Call, routineId: str) -> list[dict[str, Any]]:
+@run_routes.get("/routines/{routineId}/runs", errors=(403, 404), query=("limit",))
+def list_runs(call: Call, routineId: str) -> list[responses.Run]:
+    """A routine's runs, newest first"""
     found = routines.list_runs(call.principal, routineId, _limit(call.query("limit")))
-    return [render.run(run) for run in found]
+    return [responses.Run.of(run) for run in found]
 
 
 def _limit(text: str | None) -> int:
@@ -50,45 +64,45 @@ def _limit(text: str | None) -> int:
         return RUNS_DEFAULT
 
 
-@route(bp, "/routines/{routineId}/run", methods=("POST",), status=202)
-def run_routine(call: Call, routineId: str) -> dict[str, Any]:
-    fields = call.body(schemas.RunRoutine).fields()
+@run_routes.post("/routines/{routineId}/run", status=202, errors=(403, 404, 409, 422))
+def run_routine(call: Call, routineId: str, body: RunRoutine) -> responses.Run:
+    """Fire a routine now
+
+    The concurrency policy still applies: the run may be `coalesced` or `skipped`. A repeated `idempotencyKey`
+    returns the same run.
+    """
     routine = routines.load_routine(routineId)
-    return render.run(runs.run_routine(call.principal, routine, fields, call.now, runtime.new_id))
+    return responses.Run.of(runs.run_routine(call.principal, routine, body, call.now, runtime.new_id))
 
 
-@route(bp, "/routines/{routineId}/triggers", methods=("POST",), status=201)
-def create_trigger(call: Call, routineId: str) -> dict[str, Any]:
-    fields = call.body(schemas.CreateTrigger).fields()  # a discriminated union by `kind`
+@trigger_routes.post("/routines/{routineId}/triggers", status=201, errors=(403, 404, 422))
+def create_trigger(call: Call, routineId: str, body: CreateTrigger) -> responses.TriggerWithSecret:
+    """Add a trigger to a routine
+
+    A webhook trigger's secret is in `secretMaterial`, shown here and never again.
+    """
     routine = routines.load_routine(routineId)
-    trigger, material = triggers.create_trigger(
-        call.principal, routine, fields, call.base_url, call.now, runtime.new_id
-    )
-    return {
-        "trigger": render.trigger(trigger, call.base_url),
-        "secretMaterial": render.secret_material(material),
-    }
+    created = triggers.create_trigger(call.principal, routine, body, call.base_url, call.now, runtime.new_id)
+    return responses.TriggerWithSecret.at(created, call.base_url)
 
 
-@route(bp, "/routine-triggers/{triggerId}", methods=("PATCH",))
-def update_trigger(call: Call, triggerId: str) -> dict[str, Any]:
-    fields = call.body(schemas.UpdateTrigger).fields()
-    return render.trigger(
-        triggers.update_trigger(call.principal, triggerId, fields, call.now),
-        call.base_url,
-    )
+@trigger_routes.patch("/routine-triggers/{triggerId}", errors=(403, 404, 422))
+def update_trigger(call: Call, triggerId: str, body: UpdateTrigger) -> responses.Trigger:
+    """Change a trigger"""
+    return responses.Trigger.at(triggers.update_trigger(call.principal, triggerId, body, call.now), call.base_url)
 
 
-@route(bp, "/routine-triggers/{triggerId}", methods=("DELETE",), status=204)
+@trigger_routes.delete("/routine-triggers/{triggerId}", status=204, errors=(403, 404))
 def delete_trigger(call: Call, triggerId: str) -> None:
+    """Delete a trigger"""
     triggers.delete_trigger(call.principal, triggerId)
 
 
-@route(bp, "/routine-triggers/{triggerId}/rotate-secret", methods=("POST",))
-def rotate_secret(call: Call, triggerId: str) -> dict[str, Any]:
-    call.body(schemas.AnyObject)
-    trigger, material = triggers.rotate_secret(call.principal, triggerId, call.base_url, call.now)
-    return {
-        "trigger": render.trigger(trigger, call.base_url),
-        "secretMaterial": render.secret_material(material),
-    }
+@trigger_routes.post("/routine-triggers/{triggerId}/rotate-secret", errors=(403, 404, 422))
+def rotate_secret(call: Call, triggerId: str, body: dict[str, Any]) -> responses.TriggerWithSecret:
+    """Replace a webhook's secret
+
+    The old secret stops working at once; the URL stays the same. Any JSON object is accepted as the body.
+    """
+    rotated = triggers.rotate_secret(call.principal, triggerId, call.base_url, call.now)
+    return responses.TriggerWithSecret.at(rotated, call.base_url)

@@ -1,8 +1,18 @@
-"""The things the service keeps, as plain values. Timestamps are canonical ISO strings (see `timefmt`)."""
+"""The things the service keeps, as plain values. Timestamps are canonical ISO strings (see `timefmt`).
+
+Each field is written here once, with its type; the table models store it and the API's response models
+are generated from these classes. `Id` and `Timestamp` mark the strings that are UUIDs and ISO instants.
+"""
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.signing import SigningMode
+
+Id = Annotated[str, "id"]
+Timestamp = Annotated[str, "timestamp"]
 
 
 class RoutineStatus(StrEnum):
@@ -73,59 +83,89 @@ ROUTINE_EXECUTION = "routine_execution"
 
 @dataclass(frozen=True)
 class Company:
-    id: str
+    id: Id
     name: str
     issue_prefix: str
-    created_at: str
+    created_at: Timestamp
 
 
 @dataclass(frozen=True)
 class Agent:
-    id: str
-    company_id: str
+    id: Id
+    company_id: Id
     name: str
     status: AgentStatus
     role: str | None
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 @dataclass(frozen=True)
 class Project:
-    id: str
-    company_id: str
+    id: Id
+    company_id: Id
     name: str
     description: str | None
-    paused_at: str | None
-    created_at: str
+    paused_at: Timestamp | None
+    created_at: Timestamp
 
 
 @dataclass(frozen=True)
 class Goal:
-    id: str
-    company_id: str
+    id: Id
+    company_id: Id
     title: str
     description: str | None
-    created_at: str
+    created_at: Timestamp
+
+
+class PrincipalKind(StrEnum):
+    agent = "agent"
+    board = "board"
+    anonymous = "anonymous"
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an agent of one company, or a board key for some companies (None: all)."""
+    """Who is calling: an agent of one company, a board key for some companies (None: all), or nobody yet."""
 
-    key_hash: str
+    kind: PrincipalKind
+    key_hash: str = ""
     agent_id: str | None = None
     company_id: str | None = None
     company_ids: frozenset[str] | None = None
 
+    @classmethod
+    def for_agent(cls, agent_id: str, company_id: str, key_hash: str = "") -> "Principal":
+        return cls(PrincipalKind.agent, key_hash, agent_id=agent_id, company_id=company_id)
+
+    @classmethod
+    def for_board(cls, company_ids: frozenset[str] | None, key_hash: str = "") -> "Principal":
+        return cls(PrincipalKind.board, key_hash, company_ids=company_ids)
+
     @property
     def is_agent(self) -> bool:
-        return self.agent_id is not None
+        return self.kind == PrincipalKind.agent
+
+    @property
+    def company_scope(self) -> frozenset[str] | None:
+        """The companies this principal may see; None for all of them."""
+        if self.kind == PrincipalKind.board:
+            return self.company_ids
+        return frozenset({self.company_id}) if self.kind == PrincipalKind.agent and self.company_id else frozenset()
 
     def can_access(self, company_id: str) -> bool:
-        if self.is_agent:
+        if self.kind == PrincipalKind.agent:
             return self.company_id == company_id
-        return self.company_ids is None or company_id in self.company_ids
+        if self.kind == PrincipalKind.board:
+            return self.company_ids is None or company_id in self.company_ids
+        return False
+
+
+ANONYMOUS = Principal(PrincipalKind.anonymous)
+"""The caller before authentication (and of the public webhook route): access to nothing."""
+OPERATOR = Principal(PrincipalKind.board)
+"""Whoever holds the AWS credentials (`routines admin`, the local stack's seed): every company."""
 
 
 @dataclass(frozen=True)
@@ -146,26 +186,26 @@ class OpenIssue:
 
 @dataclass(frozen=True)
 class Routine:
-    id: str
-    company_id: str
+    id: Id
+    company_id: Id
     title: str
     description: str | None
-    assignee_agent_id: str | None
-    project_id: str | None
-    goal_id: str | None
-    parent_issue_id: str | None
+    assignee_agent_id: Id | None
+    project_id: Id | None
+    goal_id: Id | None
+    parent_issue_id: Id | None
     priority: Priority
     status: RoutineStatus
     concurrency_policy: ConcurrencyPolicy
-    catch_up_policy: str
-    created_at: str
-    updated_at: str
+    catch_up_policy: CatchUpPolicy
+    created_at: Timestamp
+    updated_at: Timestamp
     version: int = 1
     open_issues: frozenset[OpenIssue] = frozenset()
-    last_triggered_at: str | None = None
-    last_enqueued_at: str | None = None
-    created_by_agent_id: str | None = None
-    updated_by_agent_id: str | None = None
+    last_triggered_at: Timestamp | None = None
+    last_enqueued_at: Timestamp | None = None
+    created_by_agent_id: Id | None = None
+    updated_by_agent_id: Id | None = None
 
     @property
     def newest_open_issue(self) -> OpenIssue | None:
@@ -174,64 +214,80 @@ class Routine:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """What a schedule trigger fires on: a cron expression read in an IANA time zone."""
+
+    cron_expression: str
+    timezone: str
+    next_run_at: Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """How a webhook trigger is reached and authenticated; the secret is shown only when made."""
+
+    public_id: str
+    secret: str
+    signing_mode: SigningMode
+    replay_window_sec: int
+    last_rotated_at: Timestamp
+
+
+@dataclass(frozen=True)
 class Trigger:
-    id: str
-    routine_id: str
-    company_id: str
+    """A way to fire a routine; `schedule` is set exactly for schedule triggers, `webhook` for webhooks."""
+
+    id: Id
+    routine_id: Id
+    company_id: Id
     kind: TriggerKind
     label: str | None
     enabled: bool
-    created_at: str
-    updated_at: str
-    cron_expression: str | None = None
-    timezone: str | None = None
-    next_run_at: str | None = None
-    last_fired_at: str | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    last_fired_at: Timestamp | None = None
     last_result: str | None = None
-    public_id: str | None = None
-    secret: str | None = None
-    signing_mode: str | None = None
-    replay_window_sec: int | None = None
-    last_rotated_at: str | None = None
+    schedule: ScheduleSpec | None = None
+    webhook: WebhookSpec | None = None
 
 
 @dataclass(frozen=True)
 class Run:
-    id: str
-    routine_id: str
-    company_id: str
+    id: Id
+    routine_id: Id
+    company_id: Id
     source: RunSource
     status: RunStatus
-    triggered_at: str
-    created_at: str
-    updated_at: str
-    trigger_id: str | None = None
-    scheduled_for: str | None = None
+    triggered_at: Timestamp
+    created_at: Timestamp
+    updated_at: Timestamp
+    trigger_id: Id | None = None
+    scheduled_for: Timestamp | None = None
     idempotency_key: str | None = None
     trigger_payload: dict[str, Any] | None = None
-    linked_issue_id: str | None = None
-    coalesced_into_run_id: str | None = None
+    linked_issue_id: Id | None = None
+    coalesced_into_run_id: Id | None = None
     failure_reason: str | None = None
-    completed_at: str | None = None
+    completed_at: Timestamp | None = None
     dropped_slots: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Issue:
-    id: str
-    company_id: str
+    id: Id
+    company_id: Id
     identifier: str
     title: str
     description: str | None
     status: IssueStatus
     priority: Priority
-    assignee_agent_id: str | None
-    project_id: str | None
-    goal_id: str | None
-    parent_id: str | None
-    created_at: str
-    updated_at: str
+    assignee_agent_id: Id | None
+    project_id: Id | None
+    goal_id: Id | None
+    parent_id: Id | None
+    created_at: Timestamp
+    updated_at: Timestamp
     origin_kind: str | None = None
-    origin_id: str | None = None
-    origin_run_id: str | None = None
-    created_by_agent_id: str | None = None
+    origin_id: Id | None = None
+    origin_run_id: Id | None = None
+    created_by_agent_id: Id | None = None

@@ -11,12 +11,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from chalicelib.domain.errors import Unauthorized
-from chalicelib.domain.media import header
 
 AUTHORIZATION_HEADER = "Authorization"
 TIMESTAMP_HEADER = "X-Paperclip-Timestamp"
 SIGNATURE_HEADER = "X-Paperclip-Signature"
 SIGNATURE_PREFIX = "sha256="
+DEFAULT_REPLAY_WINDOW_SEC = 300
 # Senders stamp in seconds or milliseconds; 10**12 s is ~31,700 years out, larger is ms.
 _MILLISECONDS_ABOVE = 10**12
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
@@ -89,6 +89,12 @@ def _verify_hmac(secret: str, headers: Mapping[str, str], body: bytes, now: date
     if not _same(presented.removeprefix(SIGNATURE_PREFIX), expected):
         raise WebhookUnauthorized("bad_signature")
     return Verified(replay_key=_replay_key(sent, expected))
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, whatever case the sender gave its name (tests pass plain dicts)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _required(headers: Mapping[str, str], name: str, reason: str) -> str:

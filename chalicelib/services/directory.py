@@ -11,6 +11,7 @@ from chalicelib.domain.models import (
     Company,
     Goal,
     Principal,
+    PrincipalKind,
     Project,
 )
 from chalicelib.domain.timefmt import to_iso
@@ -24,14 +25,14 @@ def default_issue_prefix(name: str) -> str:
 
 
 def create_company(
-    principal: Principal | None,
+    principal: Principal,
     name: str,
     issue_prefix: str | None,
     now: datetime,
     new_id: IdFactory,
 ) -> Company:
-    """Creates a company; over the API only an all-companies board key may (the CLI passes no principal)."""
-    if principal is not None and (principal.is_agent or principal.company_ids is not None):
+    """Creates a company; only an all-companies board key (or the operator) may."""
+    if principal.kind != PrincipalKind.board or principal.company_scope is not None:
         raise Forbidden("Only an all-companies board key can create companies")
     company = Company(new_id(), name, issue_prefix or default_issue_prefix(name), to_iso(now))
     directory.put_company(company)
@@ -48,13 +49,15 @@ def get_company(principal: Principal, company_id: str) -> Company:
 
 
 def list_companies(principal: Principal) -> list[Company]:
-    if principal.is_agent:
-        assert principal.company_id
-        return directory.list_companies(frozenset({principal.company_id}))
-    return directory.list_companies(principal.company_ids)
+    return directory.list_companies(principal.company_scope)
 
 
-def create_agent(company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory) -> Agent:
+def create_agent(
+    principal: Principal, company_id: str, name: str, role: str | None, now: datetime, new_id: IdFactory
+) -> Agent:
+    """Adds an agent to a company (board keys)."""
+    require_board(principal)
+    company = get_company(principal, company_id)
     stamp = to_iso(now)
     agent = Agent(new_id(), company.id, name, AgentStatus.active, role, stamp, stamp)
     directory.put_agent(agent)
@@ -81,7 +84,7 @@ def create_agent_key(principal: Principal, agent_id: str, label: str | None, now
     agent = find_agent(agent_id)
     require_company(principal, agent.company_id)
     key = issue_key(
-        Principal("", agent_id=agent.id, company_id=agent.company_id),
+        Principal.for_agent(agent.id, agent.company_id),
         label,
         to_iso(now),
     )
@@ -90,28 +93,48 @@ def create_agent_key(principal: Principal, agent_id: str, label: str | None, now
 
 def create_board_key(company_ids: frozenset[str] | None, label: str | None, now: datetime) -> str:
     """A key for operators: the given companies, or all of them."""
-    return issue_key(Principal("", company_ids=company_ids), label, to_iso(now))
+    return issue_key(Principal.for_board(company_ids), label, to_iso(now))
+
+
+def list_agents(principal: Principal, company_id: str) -> list[Agent]:
+    return directory.list_agents(get_company(principal, company_id).id)
 
 
 def create_project(
-    company: Company,
+    principal: Principal,
+    company_id: str,
     name: str,
     description: str | None,
     now: datetime,
     new_id: IdFactory,
 ) -> Project:
+    """Adds a project to a company (board keys)."""
+    require_board(principal)
+    company = get_company(principal, company_id)
     project = Project(new_id(), company.id, name, description, None, to_iso(now))
     directory.put_project(project)
     return project
 
 
+def list_projects(principal: Principal, company_id: str) -> list[Project]:
+    return directory.list_projects(get_company(principal, company_id).id)
+
+
 def create_goal(
-    company: Company,
+    principal: Principal,
+    company_id: str,
     title: str,
     description: str | None,
     now: datetime,
     new_id: IdFactory,
 ) -> Goal:
+    """Adds a goal to a company (board keys)."""
+    require_board(principal)
+    company = get_company(principal, company_id)
     goal = Goal(new_id(), company.id, title, description, to_iso(now))
     directory.put_goal(goal)
     return goal
+
+
+def list_goals(principal: Principal, company_id: str) -> list[Goal]:
+    return directory.list_goals(get_company(principal, company_id).id)

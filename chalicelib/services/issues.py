@@ -2,25 +2,15 @@
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.models import Issue, Principal
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company
+from chalicelib.services.commands import IssueQuery, UpdateIssue
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import runs
-
-_COLUMNS = {
-    "title": "title",
-    "description": "description",
-    "status": "status",
-    "priority": "priority",
-    "assignee_agent_id": "assigneeAgentId",
-    "project_id": "projectId",
-    "goal_id": "goalId",
-}
 
 
 def get_issue(principal: Principal, issue_id: str) -> Issue:
@@ -31,34 +21,23 @@ def get_issue(principal: Principal, issue_id: str) -> Issue:
     return issue
 
 
-def list_issues(principal: Principal, company_id: str, filters: dict[str, str | None]) -> list[Issue]:
+def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> list[Issue]:
     require_company(principal, company_id)
-    return runs.list_issues(
-        company_id,
-        filters.get("assignee_agent_id"),
-        filters.get("status"),
-        filters.get("origin_id"),
-    )
+    return runs.list_issues(company_id, query.assignee_agent_id, query.status, query.origin_id)
 
 
-def update_issue(principal: Principal, issue_id: str, fields: dict[str, Any], now: datetime) -> Issue:
+def update_issue(principal: Principal, issue_id: str, command: UpdateIssue, now: datetime) -> Issue:
     """Edits an issue; closing an execution issue finishes its run and frees its routine, in one transaction."""
     read = get_issue(principal, issue_id)
+    changed = replace(read, **command.changes(read), updated_at=to_iso(now))
     if principal.is_agent and read.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only update issues assigned to themselves")
-    if principal.is_agent and fields.get("assignee_agent_id", read.assignee_agent_id) != principal.agent_id:
+    if principal.is_agent and changed.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only assign issues to themselves")
-    if fields.get("assignee_agent_id"):
-        check_assignable(read.company_id, fields["assignee_agent_id"])
-    changed = replace(read, **fields, updated_at=to_iso(now))
-    columns = {_COLUMNS[name]: _stored(getattr(changed, name)) for name in fields}
-    columns["updatedAt"] = changed.updated_at
+    if command.sent("assignee_agent_id") and changed.assignee_agent_id:
+        check_assignable(read.company_id, changed.assignee_agent_id)
     try:
-        runs.update_issue(changed, columns, read)
+        runs.update_issue(changed, read)
     except runs.RoutineMoved as exc:
         raise Conflict("Issue was updated by someone else; retry") from exc
     return changed
-
-
-def _stored(value: object) -> object:
-    return str(value) if value is not None else None

@@ -1,26 +1,24 @@
 """Routines: create, change, read; the lifecycle active ⇄ paused → archived."""
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import (
-    ConcurrencyPolicy,
     Issue,
     Principal,
-    Priority,
     Routine,
     RoutineStatus,
     Run,
     Trigger,
 )
 from chalicelib.domain.policies import assignee_problem
-from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company, require_manage
+from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
 from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, routines, runs
@@ -47,56 +45,43 @@ def load_routine(routine_id: str) -> Routine:
 def create_routine(
     principal: Principal,
     company_id: str,
-    fields: dict[str, Any],
+    command: CreateRoutine,
     now: datetime,
     new_id: IdFactory,
 ) -> Routine:
     """Creates a routine; `active` without an assignee is stored as a paused draft."""
     get_company(principal, company_id)
-    if principal.is_agent and fields.get("assignee_agent_id") != principal.agent_id:
+    if principal.is_agent and command.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only manage routines assigned to themselves")
     stamp = to_iso(now)
     routine = Routine(
         id=new_id(),
         company_id=company_id,
-        title=fields["title"],
-        description=fields.get("description"),
-        assignee_agent_id=fields.get("assignee_agent_id"),
-        project_id=fields.get("project_id"),
-        goal_id=fields.get("goal_id"),
-        parent_issue_id=fields.get("parent_issue_id"),
-        priority=fields.get("priority") or Priority.medium,
-        status=fields.get("status") or RoutineStatus.active,
-        concurrency_policy=fields.get("concurrency_policy") or ConcurrencyPolicy.coalesce_if_active,
-        catch_up_policy=fields.get("catch_up_policy") or CatchUpPolicy.skip_missed,
         created_at=stamp,
         updated_at=stamp,
         created_by_agent_id=principal.agent_id,
         updated_by_agent_id=principal.agent_id,
+        **command.model_dump(),
     )
     if routine.status == RoutineStatus.active and routine.assignee_agent_id is None:
         routine = replace(routine, status=RoutineStatus.paused)
-    check_references(routine, fields)
+    check_references(routine, frozenset(command.model_fields_set))
     routines.put_routine(routine)
     return routine
 
 
-def update_routine(principal: Principal, routine_id: str, fields: dict[str, Any], now: datetime) -> Routine:
+def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine, now: datetime) -> Routine:
     """Applies a partial change; archived is terminal, and `active` needs an assignee."""
     routine = load_routine(routine_id)
     require_manage(principal, routine)
-    if principal.is_agent and "assignee_agent_id" in fields and fields["assignee_agent_id"] != principal.agent_id:
+    if principal.is_agent and command.sent("assignee_agent_id") and command.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only assign routines to themselves")
     changed = replace(
-        routine,
-        **fields,
-        updated_at=to_iso(now),
-        updated_by_agent_id=principal.agent_id,
+        routine, **command.changes(routine), updated_at=to_iso(now), updated_by_agent_id=principal.agent_id
     )
-    changed = _settle_status(routine, changed, explicit="status" in fields)
-    check_references(changed, fields)
-    activating = changed.status == RoutineStatus.active != routine.status
-    if activating:
+    changed = _settle_status(routine, changed, explicit=command.sent("status"))
+    check_references(changed, frozenset(command.model_fields_set))
+    if changed.status == RoutineStatus.active != routine.status:
         _index_triggers(changed, now)
     try:
         routines.save_routine(changed, routine.version)
@@ -126,24 +111,24 @@ def _index_triggers(routine: Routine, now: datetime) -> None:
             routines.unindex_if_inactive(trigger)
 
 
-def check_references(routine: Routine, fields: dict[str, Any]) -> None:
-    """Project, goal, parent issue and assignee named in `fields` must exist in the routine's company."""
+def check_references(routine: Routine, changed: frozenset[str]) -> None:
+    """The project, goal, parent issue and assignee the caller named must exist in the routine's company."""
     company_id = routine.company_id
-    if fields.get("project_id"):
-        _check_directory_ref(company_id, fields["project_id"], directory.get_project, "Project")
-    if fields.get("goal_id"):
-        _check_directory_ref(company_id, fields["goal_id"], directory.get_goal, "Goal")
-    if fields.get("parent_issue_id"):
-        parent = runs.get_issue(fields["parent_issue_id"])
+    if "project_id" in changed and routine.project_id:
+        _check_directory_ref(company_id, routine.project_id, directory.get_project, "Project")
+    if "goal_id" in changed and routine.goal_id:
+        _check_directory_ref(company_id, routine.goal_id, directory.get_goal, "Goal")
+    if "parent_issue_id" in changed and routine.parent_issue_id:
+        parent = runs.get_issue(routine.parent_issue_id)
         if parent is None:
             raise NotFound("Parent issue not found")
         if parent.company_id != company_id:
             raise Invalid("Parent issue must belong to same company")
-    if fields.get("assignee_agent_id"):
-        check_assignable(company_id, fields["assignee_agent_id"])
+    if "assignee_agent_id" in changed and routine.assignee_agent_id:
+        check_assignable(company_id, routine.assignee_agent_id)
 
 
-def _check_directory_ref(company_id: str, entity_id: str, get: Any, noun: str) -> None:
+def _check_directory_ref(company_id: str, entity_id: str, get: Callable[[str, str], object | None], noun: str) -> None:
     if get(company_id, entity_id) is not None:
         return
     if directory.owner_of(entity_id) not in (None, company_id):

@@ -25,6 +25,7 @@ from chalicelib.domain.schedule import DroppedSlots
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.observability import metrics
 from chalicelib.services.auth import require_manage
+from chalicelib.services.commands import RunRoutine
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import directory, routines, runs
 from chalicelib.store.runs import Advance, Claim, TriggerTouch
@@ -288,18 +289,12 @@ def idempotency_claim(routine_id: str, source: RunSource, trigger_id: str | None
     return Claim(f"idem#{routine_id}#{source}#{trigger_id or '-'}#{digest}")
 
 
-def run_routine(
-    principal: Principal,
-    routine: Routine,
-    fields: dict[str, Any],
-    now: datetime,
-    new_id: IdFactory,
-) -> Run:
+def run_routine(principal: Principal, routine: Routine, command: RunRoutine, now: datetime, new_id: IdFactory) -> Run:
     """A manual or API firing; a paused routine may be run by hand, an archived one not."""
     require_manage(principal, routine)
-    source = RunSource(fields.get("source") or RunSource.manual)
-    trigger = _named_trigger(routine, fields.get("trigger_id"))
-    key = fields.get("idempotency_key")
+    source = RunSource(command.source)
+    trigger = _named_trigger(routine, command.trigger_id)
+    key = command.idempotency_key
     claims = (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),) if key else ()
     return start_run(
         routine,
@@ -307,7 +302,7 @@ def run_routine(
         now,
         new_id,
         trigger=trigger,
-        payload=fields.get("payload"),
+        payload=command.payload,
         claims=claims,
         idempotency_key=key,
         created_by_agent_id=principal.agent_id,

@@ -21,7 +21,6 @@ from chalicelib.domain.models import (
     Run,
     RunSource,
     Trigger,
-    TriggerKind,
 )
 from chalicelib.domain.schedule import CatchUpPolicy, plan_slots
 from chalicelib.domain.timefmt import from_iso, iso_or_none, to_iso
@@ -165,17 +164,20 @@ def _dispatch(
     trigger: Trigger | None, routine: Routine | None, now: datetime, new_id: IdFactory, outcome: Outcome
 ) -> None:
     # The index may be stale (eventually consistent, or behind a pause): trust only consistent reads.
-    if trigger is None or not _is_due(trigger, now):
+    due = _due_at(trigger, now) if trigger else None
+    if trigger is None or due is None:
         return
-    assert trigger.next_run_at
     if routine is None or routine.status != RoutineStatus.active:
         routines.unindex_if_inactive(trigger)
         return
-    schedule = parse_schedule(trigger.cron_expression or "", trigger.timezone or "UTC")
+    spec = trigger.schedule
+    schedule = parse_schedule(spec.cron_expression, spec.timezone) if spec else None
+    if schedule is None:
+        return
     firing = _Firing(routine, trigger, schedule, now, _Minted(new_id), outcome)
-    advance = Advance(trigger.next_run_at, iso_or_none(next_fire_after(schedule, now)))
+    advance = Advance(due, iso_or_none(next_fire_after(schedule, now)))
     try:
-        firing.fire(firing.plan(from_iso(trigger.next_run_at)), advance)
+        firing.fire(firing.plan(from_iso(due)), advance)
     except TriggerNotActive:
         return  # paused, disabled or advanced by another tick meanwhile: the next tick re-reads
 
@@ -248,13 +250,10 @@ class _Firing:
                 self.outcome.runs[run.status] += 1
 
 
-def _is_due(trigger: Trigger, now: datetime) -> bool:
-    return (
-        trigger.kind == TriggerKind.schedule
-        and trigger.enabled
-        and trigger.next_run_at is not None
-        and trigger.next_run_at <= to_iso(now)
-    )
+def _due_at(trigger: Trigger, now: datetime) -> str | None:
+    """The trigger's stored `nextRunAt`, if it is an enabled schedule due at `now`."""
+    due = trigger.schedule.next_run_at if trigger.schedule and trigger.enabled else None
+    return due if due is not None and due <= to_iso(now) else None
 
 
 def _fire_slot(

@@ -2,18 +2,22 @@
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.cron import next_fire_after, parse_schedule
 from chalicelib.domain.errors import Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
-from chalicelib.domain.models import Principal, Routine, Trigger, TriggerKind
-from chalicelib.domain.signing import SigningMode, new_public_id, new_secret
+from chalicelib.domain.models import Principal, Routine, ScheduleSpec, Trigger, TriggerKind, WebhookSpec
+from chalicelib.domain.signing import new_public_id, new_secret
 from chalicelib.domain.timefmt import iso_or_none, to_iso
 from chalicelib.services.auth import require_manage
+from chalicelib.services.commands import (
+    CreateScheduleTrigger,
+    CreateTrigger,
+    CreateWebhookTrigger,
+    UpdateTrigger,
+)
 from chalicelib.store import routines
 
-DEFAULT_REPLAY_WINDOW_SEC = 300
 _SCHEDULE_FIELDS = ("cron_expression", "timezone")
 _WEBHOOK_FIELDS = ("signing_mode", "replay_window_sec")
 
@@ -22,6 +26,14 @@ _WEBHOOK_FIELDS = ("signing_mode", "replay_window_sec")
 class SecretMaterial:
     webhook_url: str
     webhook_secret: str
+
+
+@dataclass(frozen=True)
+class TriggerWithSecret:
+    """A trigger as its create and rotate-secret answers show it: the only times its secret is seen."""
+
+    trigger: Trigger
+    secret_material: SecretMaterial | None
 
 
 def webhook_url(base_url: str, public_id: str) -> str:
@@ -39,80 +51,69 @@ def load_trigger(trigger_id: str) -> tuple[Trigger, Routine]:
 def create_trigger(
     principal: Principal,
     routine: Routine,
-    fields: dict[str, Any],
+    command: CreateTrigger,
     base_url: str,
     now: datetime,
     new_id: IdFactory,
-) -> tuple[Trigger, SecretMaterial | None]:
+) -> TriggerWithSecret:
     """Adds a trigger; a webhook's secret is returned here and never again."""
     require_manage(principal, routine)
     stamp = to_iso(now)
-    kind = TriggerKind(fields["kind"])
     trigger = Trigger(
         id=new_id(),
         routine_id=routine.id,
         company_id=routine.company_id,
-        kind=kind,
-        label=fields.get("label"),
-        enabled=fields.get("enabled", True),
+        kind=TriggerKind(command.kind),
+        label=command.label,
+        enabled=command.enabled,
         created_at=stamp,
         updated_at=stamp,
     )
-    if kind == TriggerKind.schedule:
-        trigger = replace(
-            trigger,
-            cron_expression=fields["cron_expression"],
-            timezone=fields.get("timezone"),
-        )
-        trigger = reschedule(trigger, now)
-    elif kind == TriggerKind.webhook:
-        trigger = replace(
-            trigger,
-            public_id=new_public_id(),
-            secret=new_secret(),
-            last_rotated_at=stamp,
-            signing_mode=fields.get("signing_mode") or SigningMode.bearer,
-            replay_window_sec=fields.get("replay_window_sec") or DEFAULT_REPLAY_WINDOW_SEC,
-        )
+    if isinstance(command, CreateScheduleTrigger):
+        spec = ScheduleSpec(command.cron_expression, command.timezone)
+        trigger = reschedule(replace(trigger, schedule=spec), now)
+    elif isinstance(command, CreateWebhookTrigger):
+        secret = WebhookSpec(new_public_id(), new_secret(), command.signing_mode, command.replay_window_sec, stamp)
+        trigger = replace(trigger, webhook=secret)
     routines.put_trigger(trigger, routine.status)
-    return trigger, _material(trigger, base_url)
+    return TriggerWithSecret(trigger, _material(trigger, base_url))
 
 
 def reschedule(trigger: Trigger, now: datetime) -> Trigger:
     """Validates a schedule trigger's cron and time zone and sets `nextRunAt` to its first fire after now."""
-    if trigger.kind != TriggerKind.schedule:
+    if trigger.schedule is None:
         return trigger
-    schedule = parse_schedule(trigger.cron_expression or "", trigger.timezone or "UTC")
-    return replace(
-        trigger,
-        cron_expression=schedule.expression,
-        timezone=schedule.timezone,
-        next_run_at=iso_or_none(next_fire_after(schedule, now)) if trigger.enabled else None,
-    )
+    schedule = parse_schedule(trigger.schedule.cron_expression, trigger.schedule.timezone)
+    next_run_at = iso_or_none(next_fire_after(schedule, now)) if trigger.enabled else None
+    return replace(trigger, schedule=ScheduleSpec(schedule.expression, schedule.timezone, next_run_at))
 
 
-def update_trigger(principal: Principal, trigger_id: str, fields: dict[str, Any], now: datetime) -> Trigger:
+def update_trigger(principal: Principal, trigger_id: str, command: UpdateTrigger, now: datetime) -> Trigger:
     """Changes a trigger; a schedule's `nextRunAt` is recomputed from now (re-enabling never catches up)."""
     trigger, routine = load_trigger(trigger_id)
     require_manage(principal, routine)
-    _check_fields_fit(trigger.kind, fields)
-    changed = reschedule(replace(trigger, **fields, updated_at=to_iso(now)), now)
+    _check_fields_fit(trigger.kind, command)
+    changed = replace(trigger, **command.changes(trigger), updated_at=to_iso(now))
+    if changed.schedule:
+        changed = replace(changed, schedule=replace(changed.schedule, **command.changes(changed.schedule)))
+    if changed.webhook:
+        # A null signingMode or replayWindowSec leaves it as it is.
+        kept = {name: value for name, value in command.changes(changed.webhook).items() if value is not None}
+        changed = replace(changed, webhook=replace(changed.webhook, **kept))
+    changed = reschedule(changed, now)
     _save(changed, routine)
     return changed
 
 
-def _check_fields_fit(kind: TriggerKind, fields: dict[str, Any]) -> None:
-    if kind != TriggerKind.schedule and any(name in fields for name in _SCHEDULE_FIELDS):
+def _check_fields_fit(kind: TriggerKind, command: UpdateTrigger) -> None:
+    if kind != TriggerKind.schedule and any(command.sent(name) for name in _SCHEDULE_FIELDS):
         raise Invalid("Only schedule triggers have cronExpression and timezone")
-    if kind != TriggerKind.webhook and any(name in fields for name in _WEBHOOK_FIELDS):
+    if kind != TriggerKind.webhook and any(command.sent(name) for name in _WEBHOOK_FIELDS):
         raise Invalid("Only webhook triggers have signingMode and replayWindowSec")
-    if kind == TriggerKind.schedule and "cron_expression" in fields and not fields["cron_expression"]:
+    if kind == TriggerKind.schedule and command.sent("cron_expression") and not command.cron_expression:
         raise Invalid("Scheduled triggers require cronExpression")
-    if kind == TriggerKind.schedule and "timezone" in fields and not fields["timezone"]:
+    if kind == TriggerKind.schedule and command.sent("timezone") and not command.timezone:
         raise Invalid("Scheduled triggers require timezone")
-    for name in _WEBHOOK_FIELDS:
-        if name in fields and fields[name] is None:
-            fields.pop(name)
 
 
 def _save(trigger: Trigger, routine: Routine) -> None:
@@ -128,23 +129,20 @@ def delete_trigger(principal: Principal, trigger_id: str) -> None:
     routines.delete_trigger(trigger)
 
 
-def rotate_secret(
-    principal: Principal, trigger_id: str, base_url: str, now: datetime
-) -> tuple[Trigger, SecretMaterial]:
+def rotate_secret(principal: Principal, trigger_id: str, base_url: str, now: datetime) -> TriggerWithSecret:
     """Replaces a webhook's secret at once; its URL stays the same."""
     trigger, routine = load_trigger(trigger_id)
     require_manage(principal, routine)
-    if trigger.kind != TriggerKind.webhook:
+    if trigger.webhook is None:
         raise Invalid("Only webhook triggers can rotate secrets")
     stamp = to_iso(now)
-    rotated = replace(trigger, secret=new_secret(), last_rotated_at=stamp, updated_at=stamp)
+    webhook = replace(trigger.webhook, secret=new_secret(), last_rotated_at=stamp)
+    rotated = replace(trigger, webhook=webhook, updated_at=stamp)
     _save(rotated, routine)
-    material = _material(rotated, base_url)
-    assert material
-    return rotated, material
+    return TriggerWithSecret(rotated, _material(rotated, base_url))
 
 
 def _material(trigger: Trigger, base_url: str) -> SecretMaterial | None:
-    if trigger.kind != TriggerKind.webhook or not trigger.public_id or not trigger.secret:
+    if trigger.webhook is None:
         return None
-    return SecretMaterial(webhook_url(base_url, trigger.public_id), trigger.secret)
+    return SecretMaterial(webhook_url(base_url, trigger.webhook.public_id), trigger.webhook.secret)

@@ -2,18 +2,14 @@
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from chalicelib.domain.errors import (
-    BadRequest,
-    Conflict,
-    NotFound,
-    UnsupportedMediaType,
-)
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import IdFactory
-from chalicelib.domain.media import header, is_json, parse_json
-from chalicelib.domain.models import RoutineStatus, Run, RunSource
-from chalicelib.domain.signing import SigningMode, verify_delivery
+from chalicelib.domain.models import Routine, RoutineStatus, Run, RunSource, Trigger
+from chalicelib.domain.signing import Verified, verify_delivery
 from chalicelib.services.runs import expires_in, idempotency_claim, start_run
 from chalicelib.store import routines
 from chalicelib.store.runs import Claim
@@ -22,40 +18,44 @@ MAX_BODY_BYTES = 256 * 1024
 _PUBLIC_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
-def fire_webhook(
-    public_id: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: datetime,
-    new_id: IdFactory,
-) -> Run:
-    """Verifies one delivery over its raw bytes and fires the trigger's routine."""
+@dataclass(frozen=True)
+class Delivery:
+    """An authentic delivery to an active trigger: its body may now be read."""
+
+    trigger: Trigger
+    routine: Routine
+    verified: Verified
+
+
+def verify_webhook(public_id: str, headers: Mapping[str, str], body: bytes, now: datetime) -> Delivery:
+    """Authenticates one delivery over its raw bytes, then checks the trigger and routine are active."""
     trigger_id = routines.trigger_id_for_public_id(public_id) if _PUBLIC_ID.match(public_id) else None
     trigger = routines.get_trigger(trigger_id) if trigger_id else None
-    if trigger is None or trigger.secret is None:
+    if trigger is None or trigger.webhook is None:
         raise NotFound("Routine trigger not found")
-    mode = SigningMode(trigger.signing_mode or SigningMode.bearer)
-    window = trigger.replay_window_sec or 300
-    verified = verify_delivery(mode, trigger.secret, headers, body, now, window)
+    spec = trigger.webhook
+    verified = verify_delivery(spec.signing_mode, spec.secret, headers, body, now, spec.replay_window_sec)
     routine = routines.get_routine(trigger.routine_id)
     if routine is None:
         raise NotFound("Routine not found")
     if not trigger.enabled or routine.status != RoutineStatus.active:
         raise Conflict("Routine trigger is not active")
-    payload = _json_object(headers, body)
+    return Delivery(trigger, routine, verified)
+
+
+def fire_webhook(
+    delivery: Delivery, payload: dict[str, Any], idempotency_key: str | None, now: datetime, new_id: IdFactory
+) -> Run:
+    """Fires the routine of an authentic delivery; a replayed signature or a repeated key fires nothing new."""
+    trigger, routine = delivery.trigger, delivery.routine
     claims: list[Claim] = []
-    if verified.replay_key:
+    if delivery.verified.replay_key and trigger.webhook:
         # Kept a little longer than the window, so a replay is caught for as long as it could verify.
-        claims.append(
-            Claim(
-                f"replay#{trigger.id}#{verified.replay_key}",
-                expires_in(now, 2 * window + 60),
-            )
-        )
+        window = trigger.webhook.replay_window_sec
+        claims.append(Claim(f"replay#{trigger.id}#{delivery.verified.replay_key}", expires_in(now, 2 * window + 60)))
     # The whole key counts: the claim hashes it, so two keys sharing a long prefix stay two firings.
-    key = header(headers, "Idempotency-Key")
-    if key:
-        claims.append(idempotency_claim(routine.id, RunSource.webhook, trigger.id, key))
+    if idempotency_key:
+        claims.append(idempotency_claim(routine.id, RunSource.webhook, trigger.id, idempotency_key))
     return start_run(
         routine,
         RunSource.webhook,
@@ -64,15 +64,5 @@ def fire_webhook(
         trigger=trigger,
         payload=payload,
         claims=tuple(claims),
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
     )
-
-
-def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, object]:
-    content_type = header(headers, "Content-Type")
-    if not is_json(content_type):  # even an empty delivery must say it is JSON
-        raise UnsupportedMediaType("Webhook body must be application/json")
-    payload = parse_json(content_type, body, MAX_BODY_BYTES)
-    if not isinstance(payload, dict):
-        raise BadRequest("Webhook body must be a JSON object")
-    return payload

@@ -255,9 +255,9 @@ def get_principal(key_hash: str) -> Principal | None:
     if item.revokedAt:
         return None
     if item.kind == "agent":
-        return Principal(key_hash, agent_id=item.agentId, company_id=item.companyId)
+        return Principal.for_agent(item.agentId or "", item.companyId or "", key_hash)
     companies = None if item.allCompanies else frozenset(item.companyIds or ())
-    return Principal(key_hash, company_ids=companies)
+    return Principal.for_board(companies, key_hash)
 
 
 def revoke_api_key(key_hash: str, now: str) -> bool:

@@ -1,10 +1,15 @@
-"""Domain values ⇄ pynamodb items: a field `snake_name` is the attribute `snakeName`; enums go by value."""
+"""Domain values ⇄ pynamodb items: a field `snake_name` is the attribute `snakeName`; enums go by value.
+
+A field holding a nested dataclass (a trigger's `schedule` or `webhook` spec) is stored flat, its fields
+beside the others; reading builds it back when the item has every field it requires.
+"""
 
 import functools
-from dataclasses import MISSING, Field, fields
+from dataclasses import MISSING, Field, fields, is_dataclass
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_type_hints
 
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 T = TypeVar("T")
@@ -14,8 +19,7 @@ M = TypeVar("M", bound=Model)
 def to_item(model: type[M], value: Any, **overrides: Any) -> M:
     """The item holding `value`'s fields; `overrides` set attributes the value does not carry (or replace)."""
     known = model.get_attributes()
-    attributes = {_camel(f.name): _stored(getattr(value, f.name)) for f in fields(value)}
-    attributes.update(overrides)
+    attributes = {**_flat(value), **overrides}
     return model(**{name: item for name, item in attributes.items() if name in known and item is not None})
 
 
@@ -25,12 +29,49 @@ def from_item(cls: type[T], item: Model, **overrides: Any) -> T:
     for field in fields(cls):  # type: ignore[arg-type]
         if field.name in overrides:
             continue
-        raw = getattr(item, _camel(field.name), None)
+        hint = _hints(cls)[field.name]
+        nested = _nested_class(hint)
+        raw = _read_nested(nested, item) if nested else getattr(item, _camel(field.name), None)
         if raw is not None:
-            values[field.name] = _typed(_hints(cls)[field.name], raw)
+            values[field.name] = _typed(hint, raw)
         elif not _has_default(field):
             values[field.name] = None
     return cls(**values, **overrides)
+
+
+def update_actions(item: Model, kept: frozenset[str] = frozenset(), since: Model | None = None) -> list[Action]:
+    """Actions that make a stored item's attributes those of `item` (absent ones removed), but for `kept`;
+    with `since` (the item as read), only the attributes that differ from it."""
+    actions: list[Action] = []
+    for name, attribute in type(item).get_attributes().items():
+        value = getattr(item, name)
+        if name in kept or (since is not None and getattr(since, name) == value):
+            continue
+        actions.append(attribute.set(value) if value is not None else attribute.remove())
+    return actions
+
+
+def _flat(value: Any) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for field in fields(value):
+        held = getattr(value, field.name)
+        if is_dataclass(held):
+            flat.update(_flat(held))
+        elif held is not None or not _nested_class(_hints(type(value))[field.name]):
+            flat[_camel(field.name)] = _stored(held)
+    return flat
+
+
+def _read_nested(cls: type, item: Model) -> Any:
+    """The nested value, or None when the item lacks one of its required fields."""
+    required = [field for field in fields(cls) if not _has_default(field)]
+    if any(getattr(item, _camel(field.name), None) is None for field in required):
+        return None
+    return from_item(cls, item)
+
+
+def _nested_class(hint: Any) -> type | None:
+    return next((kind for kind in get_args(hint) or (hint,) if isinstance(kind, type) and is_dataclass(kind)), None)
 
 
 def _stored(value: Any) -> Any:

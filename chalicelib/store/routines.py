@@ -1,7 +1,6 @@
 """Routines and their triggers."""
 
 import hashlib
-from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -11,10 +10,9 @@ from chalicelib.domain.models import (
     Routine,
     RoutineStatus,
     Trigger,
-    TriggerKind,
 )
 from chalicelib.store.errors import is_condition_failure
-from chalicelib.store.mapping import from_item, to_item
+from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem
 from chalicelib.store.tx import Tx, TxCancelled
 
@@ -51,35 +49,23 @@ def save_routine(routine: Routine, read_version: int) -> None:
 
     Dispatch-owned attributes (`openIssues`, `lastTriggeredAt`, ...) are left as they are.
     """
-    item = RoutineItem(routine.id)
-    actions = [
-        getattr(RoutineItem, name).set(value) if value is not None else getattr(RoutineItem, name).remove()
-        for name, value in _config_fields(routine).items()
-    ]
+    actions = update_actions(_routine_item(routine), _ROUTINE_KEPT)
     actions.append(RoutineItem.version.set(read_version + 1))
     try:
-        item.update(actions, condition=RoutineItem.version == read_version)
+        RoutineItem(routine.id).update(actions, condition=RoutineItem.version == read_version)
     except UpdateError as exc:
         if is_condition_failure(exc):
             raise StaleRoutine(routine.id) from exc
         raise
 
 
-def _config_fields(routine: Routine) -> dict[str, Any]:
-    return {
-        "title": routine.title,
-        "description": routine.description,
-        "assigneeAgentId": routine.assignee_agent_id,
-        "projectId": routine.project_id,
-        "goalId": routine.goal_id,
-        "parentIssueId": routine.parent_issue_id,
-        "priority": str(routine.priority),
-        "status": str(routine.status),
-        "concurrencyPolicy": str(routine.concurrency_policy),
-        "catchUpPolicy": routine.catch_up_policy,
-        "updatedAt": routine.updated_at,
-        "updatedByAgentId": routine.updated_by_agent_id,
-    }
+# Written once at creation, or only by the dispatch and close transactions: a save leaves them alone.
+_ROUTINE_KEPT = frozenset(
+    {"id", "companyId", "createdAt", "createdByAgentId", "version", "openIssues", "lastTriggeredAt", "lastEnqueuedAt"}
+)
+_TRIGGER_KEPT = frozenset(
+    {"id", "routineId", "companyId", "kind", "publicId", "createdAt", "lastFiredAt", "lastResult"}
+)
 
 
 def _routine_item(routine: Routine) -> RoutineItem:
@@ -100,9 +86,9 @@ def due_shard(trigger_id: str) -> str:
 def is_due_candidate(trigger: Trigger, routine_status: RoutineStatus) -> bool:
     """Whether the trigger belongs in the `due` index."""
     return (
-        trigger.kind == TriggerKind.schedule
+        trigger.schedule is not None
         and trigger.enabled
-        and trigger.next_run_at is not None
+        and trigger.schedule.next_run_at is not None
         and routine_status == RoutineStatus.active
     )
 
@@ -139,9 +125,9 @@ def put_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
         _trigger_item(trigger, routine_status),
         TriggerItem.id.does_not_exist(),
     )
-    if trigger.public_id:
+    if trigger.webhook:
         lookup = ClaimItem(
-            f"public#{trigger.public_id}",
+            f"public#{trigger.webhook.public_id}",
             targetId=trigger.id,
             routineId=trigger.routine_id,
         )
@@ -151,34 +137,13 @@ def put_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
 
 def save_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
     """Replaces a trigger's configuration if it still exists (dispatch bookkeeping is kept)."""
-    item = _trigger_item(trigger, routine_status)
-    actions = [
-        getattr(TriggerItem, name).set(getattr(item, name))
-        if getattr(item, name) is not None
-        else getattr(TriggerItem, name).remove()
-        for name in _TRIGGER_CONFIG
-    ]
+    actions = update_actions(_trigger_item(trigger, routine_status), _TRIGGER_KEPT)
     try:
         TriggerItem(trigger.id).update(actions, condition=TriggerItem.id.exists())
     except UpdateError as exc:
         if is_condition_failure(exc):
             raise TriggerGone(trigger.id) from exc
         raise
-
-
-_TRIGGER_CONFIG = (
-    "label",
-    "enabled",
-    "cronExpression",
-    "timezone",
-    "nextRunAt",
-    "dueShard",
-    "secret",
-    "signingMode",
-    "replayWindowSec",
-    "lastRotatedAt",
-    "updatedAt",
-)
 
 
 class TriggerGone(Exception):
@@ -188,8 +153,8 @@ class TriggerGone(Exception):
 def delete_trigger(trigger: Trigger) -> None:
     tx = Tx()
     tx.delete("trigger", TriggerItem(trigger.id))
-    if trigger.public_id:
-        tx.delete("public", ClaimItem(f"public#{trigger.public_id}"))
+    if trigger.webhook:
+        tx.delete("public", ClaimItem(f"public#{trigger.webhook.public_id}"))
     tx.commit()
 
 
@@ -201,8 +166,9 @@ def set_due(trigger: Trigger, routine_status: RoutineStatus) -> None:
     item = TriggerItem(trigger.id)
     actions: list[Action]
     condition = TriggerItem.id.exists()
-    if is_due_candidate(trigger, routine_status) and trigger.next_run_at:
-        actions = [TriggerItem.dueShard.set(due_shard(trigger.id)), TriggerItem.nextRunAt.set(trigger.next_run_at)]
+    next_run_at = trigger.schedule.next_run_at if trigger.schedule else None
+    if is_due_candidate(trigger, routine_status) and next_run_at:
+        actions = [TriggerItem.dueShard.set(due_shard(trigger.id)), TriggerItem.nextRunAt.set(next_run_at)]
         condition &= TriggerItem.enabled == True  # noqa: E712 - a DynamoDB condition, not a truth test
     else:
         actions = [TriggerItem.dueShard.remove()]

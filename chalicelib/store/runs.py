@@ -1,7 +1,6 @@
 """Runs, execution issues and claims: the dispatch and close transactions."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
@@ -17,7 +16,7 @@ from chalicelib.domain.models import (
     RunStatus,
 )
 from chalicelib.store.errors import is_condition_failure
-from chalicelib.store.mapping import from_item, to_item
+from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.tables import (
     ClaimItem,
     DirectoryItem,
@@ -259,16 +258,14 @@ def list_issues(
     return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
 
 
-def update_issue(issue: Issue, changes: dict[str, Any], read: Issue) -> None:
-    """Writes an issue's fields; its routine's open set and its origin run follow its status, in one transaction.
+def update_issue(issue: Issue, read: Issue) -> None:
+    """Writes the fields that changed since `read`; its routine's open set and its origin run follow its
+    status, in one transaction.
 
     Every write is conditioned on the status read, so two racing closes cannot both move the run.
     """
     tx = Tx()
-    actions: list[Action] = [
-        getattr(IssueItem, name).set(value) if value is not None else getattr(IssueItem, name).remove()
-        for name, value in changes.items()
-    ]
+    actions = update_actions(_issue_item(issue), since=_issue_item(read))
     tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
     if issue.origin_id and issue.origin_run_id:
         _follow_status(tx, issue, read.status)

@@ -21,7 +21,7 @@ from chalice.test import Client
 from moto.server import ThreadedMotoServer
 
 from chalicelib import runtime
-from chalicelib.domain.models import Principal, RoutineStatus, Trigger
+from chalicelib.domain.models import OPERATOR, Principal, RoutineStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.queue import decode_batch
 from chalicelib.services import directory
@@ -33,7 +33,7 @@ from routines.metering import counting_requests
 from routines.packaging import ITEM_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
-BOARD = Principal("", company_ids=None)
+BOARD = Principal.for_board(None)
 TICK_IN_LAMBDA = f"""
 import json
 from chalice.test import Client
@@ -107,8 +107,8 @@ def new_queue(endpoint: str) -> Queue:
 def yearly_triggers(count: int) -> list[Trigger]:
     """Routines, each with a trigger for 1 January whose slot of this year is due and not yet fired."""
     now = runtime.now()
-    company = directory.create_company(None, "Glue", None, now, runtime.new_id)
-    agent = directory.create_agent(company, "Alpha", None, now, runtime.new_id)
+    company = directory.create_company(OPERATOR, "Glue", None, now, runtime.new_id)
+    agent = directory.create_agent(OPERATOR, company.id, "Alpha", None, now, runtime.new_id)
     fields = {
         "title": "New year",
         "assignee_agent_id": agent.id,

@@ -23,7 +23,7 @@ from tests.support import World
 
 __all__ = ["BOARD", "Schedules", "iso", "utc"]
 
-BOARD = Principal("", company_ids=None)
+BOARD = Principal.for_board(None)
 
 
 def iso(moment: datetime) -> str:

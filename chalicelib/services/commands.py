@@ -1,5 +1,10 @@
-"""Request bodies as pydantic models: they validate input and describe it in the OpenAPI document."""
+"""Commands: the request bodies as pydantic models. They validate input, describe it in the OpenAPI
+document, and are what the services take (never a `dict`).
 
+A field's default is stated here, once: the domain classes have none for what a caller chooses.
+"""
+
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -11,13 +16,13 @@ from pydantic import (
     GetJsonSchemaHandler,
     StrictBool,
     StringConstraints,
-    TypeAdapter,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from chalicelib.domain.cron import DEFAULT_TIMEZONE
 from chalicelib.domain.models import (
     AgentStatus,
     ConcurrencyPolicy,
@@ -26,7 +31,7 @@ from chalicelib.domain.models import (
     RoutineStatus,
 )
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.domain.signing import SigningMode
+from chalicelib.domain.signing import DEFAULT_REPLAY_WINDOW_SEC, SigningMode
 
 Uuid = Annotated[
     str,
@@ -49,9 +54,6 @@ def _whole_number(value: Any) -> Any:
 
 
 ReplayWindow = Annotated[int, Field(ge=30, le=86_400, strict=True), BeforeValidator(_whole_number)]
-
-
-_DEFERRED = ConfigDict(defer_build=True)
 
 
 class Body(BaseModel):
@@ -81,9 +83,14 @@ class Body(BaseModel):
             field.pop("default", None)
         return schema
 
-    def fields(self) -> dict[str, Any]:
-        """The fields the caller sent, by their Python names."""
-        return self.model_dump(exclude_unset=True)
+    def sent(self, name: str) -> bool:
+        """Whether the caller sent this field (a PATCH changes only what it sends)."""
+        return name in self.model_fields_set
+
+    def changes(self, target: Any) -> dict[str, Any]:
+        """The sent fields that the dataclass `target` has, by name: what `replace(target, **…)` applies."""
+        names = {field.name for field in fields(target)}
+        return {name: getattr(self, name) for name in self.model_fields_set if name in names}
 
 
 class CreateRoutine(Body):
@@ -124,26 +131,20 @@ class CreateScheduleTrigger(_TriggerBase):
     cron_expression: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
     ]
-    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = DEFAULT_TIMEZONE
 
 
 class CreateWebhookTrigger(_TriggerBase):
     kind: Literal["webhook"]
     signing_mode: SigningMode = SigningMode.bearer
-    replay_window_sec: ReplayWindow = 300
+    replay_window_sec: ReplayWindow = DEFAULT_REPLAY_WINDOW_SEC
 
 
 class CreateApiTrigger(_TriggerBase):
     kind: Literal["api"]
 
 
-CreateTrigger = TypeAdapter(
-    Annotated[
-        CreateScheduleTrigger | CreateWebhookTrigger | CreateApiTrigger,
-        Field(discriminator="kind"),
-    ],
-    config=_DEFERRED,
-)
+CreateTrigger = Annotated[CreateScheduleTrigger | CreateWebhookTrigger | CreateApiTrigger, Field(discriminator="kind")]
 
 
 class UpdateTrigger(Body):
@@ -155,10 +156,6 @@ class UpdateTrigger(Body):
     replay_window_sec: ReplayWindow | None = None
 
     _not_null = ("enabled",)
-
-
-# The reference accepts any object as the rotate-secret body; it must still be a JSON object.
-AnyObject = TypeAdapter(dict[str, Any], config=_DEFERRED)
 
 
 class RunRoutine(Body):
@@ -206,3 +203,12 @@ class UpdateIssue(Body):
     assignee_agent_id: Uuid | None = None
 
     _not_null = ("title", "status", "priority")
+
+
+@dataclass(frozen=True)
+class IssueQuery:
+    """Which of a company's issues to list; None matches any."""
+
+    assignee_agent_id: str | None = None
+    status: str | None = None
+    origin_id: str | None = None

@@ -1,16 +1,10 @@
-"""Request bodies: JSON only, within a size limit, parsed without ever raising anything but a 4xx."""
+"""Content negotiation: request bodies are JSON only, within a size limit, parsed without ever raising
+anything but a 4xx."""
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, whatever case the sender gave its name (tests pass plain dicts)."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def is_json(content_type: str | None) -> bool:
@@ -33,3 +27,13 @@ def parse_json(content_type: str | None, raw: bytes, limit: int, empty: Any = No
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         # RecursionError: a deeply nested document is malformed input, not a server fault.
         raise BadRequest("Request body is not valid JSON") from exc
+
+
+def json_object(content_type: str | None, raw: bytes, limit: int, noun: str) -> dict[str, Any]:
+    """A body that must be a JSON object, and say so even when empty (a webhook delivery)."""
+    if not is_json(content_type):
+        raise UnsupportedMediaType(f"{noun} must be application/json")
+    parsed = parse_json(content_type, raw, limit)
+    if not isinstance(parsed, dict):
+        raise BadRequest(f"{noun} must be a JSON object")
+    return parsed

@@ -1,0 +1,6 @@
+"""Every blueprint of the API, mounted under one prefix: `app.py` registers them, `openapi.py` documents them."""
+
+from chalicelib.api import directory_api, health_api, issues_api, routines_api, webhooks_api
+
+PREFIX = "/api"
+BLUEPRINTS = (health_api.bp, directory_api.bp, routines_api.bp, issues_api.bp, webhooks_api.bp)
