@@ -10,7 +10,7 @@ from chalicelib.domain.models import Issue, Principal
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company
 from chalicelib.services.routines import check_assignable
-from chalicelib.store import runs
+from chalicelib.store import issues
 
 _COLUMNS = {
     "title": "title",
@@ -24,7 +24,7 @@ _COLUMNS = {
 
 
 def get_issue(principal: Principal, issue_id: str) -> Issue:
-    issue = runs.get_issue(issue_id) if is_id(issue_id) else None
+    issue = issues.get_issue(issue_id) if is_id(issue_id) else None
     if issue is None:
         raise NotFound("Issue not found")
     require_company(principal, issue.company_id)
@@ -33,7 +33,7 @@ def get_issue(principal: Principal, issue_id: str) -> Issue:
 
 def list_issues(principal: Principal, company_id: str, filters: dict[str, str | None]) -> list[Issue]:
     require_company(principal, company_id)
-    return runs.list_issues(
+    return issues.list_issues(
         company_id,
         filters.get("assignee_agent_id"),
         filters.get("status"),
@@ -54,8 +54,8 @@ def update_issue(principal: Principal, issue_id: str, fields: dict[str, Any], no
     columns = {_COLUMNS[name]: _stored(getattr(changed, name)) for name in fields}
     columns["updatedAt"] = changed.updated_at
     try:
-        runs.update_issue(changed, columns, read)
-    except runs.RoutineMoved as exc:
+        issues.update_issue(changed, columns, read)
+    except issues.IssueChanged as exc:
         raise Conflict("Issue was updated by someone else; retry") from exc
     return changed
 

@@ -1,22 +1,19 @@
-"""Runs, execution issues and claims: the dispatch and close transactions."""
+"""Runs and claims: the dispatch transactions, which create execution issues with their runs."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import (
     ASSIGNABLE_AGENT_STATUSES,
     Issue,
-    IssueStatus,
     OpenIssue,
     Routine,
     Run,
-    RunStatus,
 )
 from chalicelib.store.errors import is_condition_failure
+from chalicelib.store.issues import issue_item
 from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.tables import (
     ClaimItem,
@@ -102,7 +99,7 @@ def write_issue_run(
         ],
         condition,
     )
-    tx.put("issue", _issue_item(issue), IssueItem.id.does_not_exist())
+    tx.put("issue", issue_item(issue), IssueItem.id.does_not_exist())
     tx.check(
         "assignee",
         DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),
@@ -228,95 +225,3 @@ def _run_item(run: Run) -> RunItem:
 
 def _run(item: RunItem) -> Run:
     return from_item(Run, item)
-
-
-def get_issue(issue_id: str) -> Issue | None:
-    try:
-        return _issue(IssueItem.get(issue_id, consistent_read=True))
-    except IssueItem.DoesNotExist:
-        return None
-
-
-def list_issues(
-    company_id: str,
-    assignee_agent_id: str | None,
-    status: str | None,
-    origin_id: str | None,
-) -> list[Issue]:
-    conditions: list[Condition] = []
-    if status:
-        conditions.append(IssueItem.status == status)
-    if origin_id:
-        conditions.append(IssueItem.originId == origin_id)
-    if assignee_agent_id:
-        index, key = IssueItem.byAssignee, assignee_agent_id
-        conditions.append(IssueItem.companyId == company_id)
-    else:
-        index, key = IssueItem.byCompany, company_id  # type: ignore[assignment]
-    condition = None
-    for part in conditions:
-        condition = part if condition is None else condition & part
-    return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
-
-
-def update_issue(issue: Issue, changes: dict[str, Any], read: Issue) -> None:
-    """Writes an issue's fields; its routine's open set and its origin run follow its status, in one transaction.
-
-    Every write is conditioned on the status read, so two racing closes cannot both move the run.
-    """
-    tx = Tx()
-    actions: list[Action] = [
-        getattr(IssueItem, name).set(value) if value is not None else getattr(IssueItem, name).remove()
-        for name, value in changes.items()
-    ]
-    tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
-    if issue.origin_id and issue.origin_run_id:
-        _follow_status(tx, issue, read.status)
-    try:
-        tx.commit()
-    except TxCancelled as exc:
-        raise RoutineMoved() from exc
-
-
-def _follow_status(tx: Tx, issue: Issue, was: IssueStatus) -> None:
-    assert issue.origin_id and issue.origin_run_id
-    if issue.status.is_open != was.is_open:
-        entry = {OpenIssue(issue.id, issue.origin_run_id).encode()}
-        change = RoutineItem.openIssues.add(entry) if issue.status.is_open else RoutineItem.openIssues.delete(entry)
-        tx.update("routine", RoutineItem(issue.origin_id), [change], RoutineItem.id.exists())
-    # Open to open leaves the run as it is; done and cancelled each say how it ended, even after one another.
-    if issue.status != was and not (issue.status.is_open and was.is_open):
-        tx.update(
-            "run",
-            RunItem(issue.origin_id, issue.origin_run_id),
-            [*_run_outcome(issue), RunItem.updatedAt.set(issue.updated_at)],
-            RunItem.id.exists(),
-        )
-
-
-def _run_outcome(issue: Issue) -> list[Action]:
-    if issue.status == IssueStatus.done:
-        return [
-            RunItem.status.set(str(RunStatus.completed)),
-            RunItem.failureReason.remove(),
-            RunItem.completedAt.set(issue.updated_at),
-        ]
-    if issue.status == IssueStatus.cancelled:
-        return [
-            RunItem.status.set(str(RunStatus.failed)),
-            RunItem.failureReason.set(f"Execution issue moved to {issue.status}"),
-            RunItem.completedAt.set(issue.updated_at),
-        ]
-    return [
-        RunItem.status.set(str(RunStatus.issue_created)),
-        RunItem.completedAt.remove(),
-        RunItem.failureReason.remove(),
-    ]
-
-
-def _issue_item(issue: Issue) -> IssueItem:
-    return to_item(IssueItem, issue)
-
-
-def _issue(item: IssueItem) -> Issue:
-    return from_item(Issue, item)
