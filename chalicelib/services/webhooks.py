@@ -14,7 +14,7 @@ from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.media import header, is_json, parse_json
 from chalicelib.domain.models import RoutineStatus, Run, RunSource
 from chalicelib.domain.signing import SigningMode, verify_delivery
-from chalicelib.services.runs import expires_in, idempotency_claim, start_run
+from chalicelib.services.runs import Firing, expires_in, idempotency_claim, start_run
 from chalicelib.store import routines
 from chalicelib.store.runs import Claim
 
@@ -56,16 +56,8 @@ def fire_webhook(
     key = header(headers, "Idempotency-Key")
     if key:
         claims.append(idempotency_claim(routine.id, RunSource.webhook, trigger.id, key))
-    return start_run(
-        routine,
-        RunSource.webhook,
-        now,
-        new_id,
-        trigger=trigger,
-        payload=payload,
-        claims=tuple(claims),
-        idempotency_key=key,
-    )
+    firing = Firing(RunSource.webhook, trigger, payload=payload, claims=tuple(claims), idempotency_key=key)
+    return start_run(routine, firing, now, new_id).run
 
 
 def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, object]:

@@ -11,7 +11,10 @@ from chalicelib.domain.models import (
     OpenIssue,
     Routine,
     Run,
+    Trigger,
 )
+from chalicelib.observability import log_exception
+from chalicelib.store import routines
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.issues import issue_item
 from chalicelib.store.mapping import from_item, to_item
@@ -225,3 +228,30 @@ def _run_item(run: Run) -> RunItem:
 
 def _run(item: RunItem) -> Run:
     return from_item(Run, item)
+
+
+@dataclass(frozen=True)
+class DueReads:
+    """Due triggers and their routines, read consistently. `owners` is None when the batch reads failed:
+    then each trigger is read on its own when asked for, so an unreadable one fails alone."""
+
+    triggers: dict[str, Trigger]
+    owners: dict[str, Routine] | None
+
+    def get(self, trigger_id: str) -> tuple[Trigger | None, Routine | None]:
+        """The trigger (None if deleted) and its routine (None if gone)."""
+        if self.owners is None:
+            trigger = routines.get_trigger(trigger_id)
+            return trigger, routines.get_routine(trigger.routine_id) if trigger else None
+        trigger = self.triggers.get(trigger_id)
+        return trigger, self.owners.get(trigger.routine_id) if trigger else None
+
+
+def read_due(trigger_ids: list[str]) -> DueReads:
+    """The triggers and then their routines in consistent batches: two requests per hundred triggers."""
+    try:
+        triggers = routines.get_triggers(trigger_ids)
+        return DueReads(triggers, routines.get_routines({trigger.routine_id for trigger in triggers.values()}))
+    except Exception:  # any failure, a throttled batch or an item that no longer maps: fall back to one by one
+        log_exception("batch read failed; reading triggers one by one", triggers=len(trigger_ids))
+        return DueReads({}, None)

@@ -6,9 +6,9 @@ from datetime import datetime
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, RoutineStatus, RunStatus
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.services.scheduler import default_pool, dispatch_due, tick
+from chalicelib.services.scheduler import default_pool, tick
 from chalicelib.store import routines
-from tests.scheduler.conftest import Schedules, iso, utc
+from tests.scheduler.conftest import Schedules, dispatch_one, iso, utc
 from tests.support import World
 
 TERMINATED = "Cannot assign routines to terminated agents"
@@ -81,4 +81,4 @@ def test_a_trigger_that_cannot_be_planned_is_counted_as_an_error_and_the_tick_go
     assert schedules.runs(broken) == []
     assert schedules.stored(broken_trigger).next_run_at == iso(utc(2026, 4, 3, 10))
     assert [run.status for run in schedules.runs(healthy)] == [RunStatus.issue_created]
-    assert dispatch_due(broken_trigger.id, utc(2026, 4, 3, 10, 1), runtime.new_id).errors == 1
+    assert dispatch_one(broken_trigger.id, utc(2026, 4, 3, 10, 1)).errors == 1
