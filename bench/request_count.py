@@ -13,7 +13,7 @@ from bench.fixtures import make_tenant, population
 from chalicelib import runtime
 from chalicelib.services.routines import load_routine
 from chalicelib.services.runs import run_routine
-from chalicelib.services.scheduler import dispatch_due
+from chalicelib.services.scheduler import default_pool, dispatch_all
 
 FIRE_AT = datetime(2097, 1, 1, 0, 0, 30, tzinfo=UTC)
 DUE_AT = "2097-01-01T00:00:00.000Z"
@@ -55,7 +55,8 @@ def _manual_run(routine_id: str, principal: Any) -> None:
 
 def _scheduled(trigger_id: str) -> None:
     """The tick's work for one due trigger found by the find step."""
-    outcome = dispatch_due(trigger_id, FIRE_AT, runtime.new_id)
+    with default_pool() as pool:
+        [outcome] = dispatch_all([trigger_id], FIRE_AT, runtime.new_id, pool)
     assert outcome.runs["issue_created"] == 1, outcome
 
 

@@ -10,11 +10,11 @@ from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company
 from chalicelib.services.commands import IssueQuery, UpdateIssue
 from chalicelib.services.routines import check_assignable
-from chalicelib.store import runs
+from chalicelib.store import issues
 
 
 def get_issue(principal: Principal, issue_id: str) -> Issue:
-    issue = runs.get_issue(issue_id) if is_id(issue_id) else None
+    issue = issues.get_issue(issue_id) if is_id(issue_id) else None
     if issue is None:
         raise NotFound("Issue not found")
     require_company(principal, issue.company_id)
@@ -23,7 +23,7 @@ def get_issue(principal: Principal, issue_id: str) -> Issue:
 
 def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> list[Issue]:
     require_company(principal, company_id)
-    return runs.list_issues(company_id, query.assignee_agent_id, query.status, query.origin_id)
+    return issues.list_issues(company_id, query.assignee_agent_id, query.status, query.origin_id)
 
 
 def update_issue(principal: Principal, issue_id: str, command: UpdateIssue, now: datetime) -> Issue:
@@ -37,7 +37,7 @@ def update_issue(principal: Principal, issue_id: str, command: UpdateIssue, now:
     if command.sent("assignee_agent_id") and changed.assignee_agent_id:
         check_assignable(read.company_id, changed.assignee_agent_id)
     try:
-        runs.update_issue(changed, read)
-    except runs.RoutineMoved as exc:
+        issues.update_issue(changed, read)
+    except issues.IssueChanged as exc:
         raise Conflict("Issue was updated by someone else; retry") from exc
     return changed

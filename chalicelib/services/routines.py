@@ -21,7 +21,7 @@ from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
 from chalicelib.services.triggers import reschedule
-from chalicelib.store import directory, routines, runs
+from chalicelib.store import directory, issues, routines, runs
 
 RECENT_RUNS = 25
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="routine-read")
@@ -119,7 +119,7 @@ def check_references(routine: Routine, changed: frozenset[str]) -> None:
     if "goal_id" in changed and routine.goal_id:
         _check_directory_ref(company_id, routine.goal_id, directory.get_goal, "Goal")
     if "parent_issue_id" in changed and routine.parent_issue_id:
-        parent = runs.get_issue(routine.parent_issue_id)
+        parent = issues.get_issue(routine.parent_issue_id)
         if parent is None:
             raise NotFound("Parent issue not found")
         if parent.company_id != company_id:
@@ -151,7 +151,7 @@ def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
 
 def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
     newest = routine.newest_open_issue
-    active = runs.get_issue(newest.issue_id) if newest else None
+    active = issues.get_issue(newest.issue_id) if newest else None
     return RoutineDetail(
         routine,
         routines.list_triggers(routine.id),

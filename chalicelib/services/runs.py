@@ -1,7 +1,7 @@
 """Firing a routine. `start_run` is the only code that creates runs and execution issues."""
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +28,9 @@ from chalicelib.services.auth import require_manage
 from chalicelib.services.commands import RunRoutine
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import directory, routines, runs
+from chalicelib.store.retries import DISPATCH_ATTEMPTS
 from chalicelib.store.runs import Advance, Claim, TriggerTouch
 
-_ATTEMPTS = 10
 SLOT_CLAIM_TTL_SEC = 7 * 86400
 
 
@@ -42,49 +42,57 @@ class TriggerNotActive(Conflict):
     """The routine is paused or archived, or the trigger disabled, for a firing that needs them active."""
 
 
-def start_run(
-    routine: Routine,
-    source: RunSource,
-    now: datetime,
-    new_id: IdFactory,
-    *,
-    trigger: Trigger | None = None,
-    payload: dict[str, Any] | None = None,
-    claims: tuple[Claim, ...] = (),
-    idempotency_key: str | None = None,
-    scheduled_for: str | None = None,
-    created_by_agent_id: str | None = None,
-    advance: Advance | None = None,
-) -> Run:
+@dataclass(frozen=True)
+class Firing:
+    """One request to fire a routine: where it came from, what makes it happen once, what its run records.
+
+    `advance` moves a schedule trigger on in the same transaction (the tick's last slot).
+    """
+
+    source: RunSource
+    trigger: Trigger | None = None
+    payload: dict[str, Any] | None = None
+    claims: tuple[Claim, ...] = ()
+    idempotency_key: str | None = None
+    scheduled_for: str | None = None
+    created_by_agent_id: str | None = None
+    advance: Advance | None = None
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What a firing did: `written` is False when a claim showed it happened before and `run` is that earlier run."""
+
+    run: Run
+    written: bool
+
+
+def start_run(routine: Routine, firing: Firing, now: datetime, new_id: IdFactory) -> Fired:
     """Fires the routine once: one transaction applies the concurrency policy and writes the claims.
 
     When a claim shows the firing already happened, returns that earlier run instead
-    (or raises `DeliveryReplayed` for a replayed webhook signature). `advance` moves a schedule
-    trigger on in the same transaction.
+    (or raises `DeliveryReplayed` for a replayed webhook signature).
     """
-    for _ in range(_ATTEMPTS):
-        _check_can_fire(routine, source, trigger)
+    for _ in range(DISPATCH_ATTEMPTS):
+        assignee = _check_can_fire(routine, firing)
         status = decide_overlap(routine.concurrency_policy, routine.newest_open_issue)
         run = _new_run(
             routine,
-            source,
+            firing,
             status,
-            trigger,
             now,
             new_id,
-            scheduled_for=scheduled_for,
-            idempotency_key=idempotency_key,
-            trigger_payload=payload,
+            idempotency_key=firing.idempotency_key,
+            trigger_payload=firing.payload,
         )
         try:
-            return _write(routine, run, trigger, advance, claims, new_id, created_by_agent_id)
+            return Fired(_write(routine, run, firing, new_id), written=True)
         except runs.ClaimTaken as exc:
-            return _earlier_run(routine, exc.claim, trigger, advance)
+            return Fired(_earlier_run(routine, exc.claim, firing.trigger, firing.advance), written=False)
         except runs.RoutineMoved:
             routine = reload_routine(routine.id)
         except runs.AssigneeUnavailable:
-            assert routine.assignee_agent_id
-            check_assignable(routine.company_id, routine.assignee_agent_id)
+            check_assignable(routine.company_id, assignee)
             routine = reload_routine(routine.id)
         except runs.TriggerUnavailable as exc:
             raise TriggerNotActive("Routine trigger is not active") from exc
@@ -93,9 +101,8 @@ def start_run(
 
 def _new_run(
     routine: Routine,
-    source: RunSource,
+    firing: Firing,
     status: RunStatus,
-    trigger: Trigger | None,
     now: datetime,
     new_id: IdFactory,
     **fields: Any,
@@ -105,50 +112,45 @@ def _new_run(
         id=new_id(),
         routine_id=routine.id,
         company_id=routine.company_id,
-        source=source,
+        source=firing.source,
         status=status,
         triggered_at=stamp,
         created_at=stamp,
         updated_at=stamp,
-        trigger_id=trigger.id if trigger else None,
+        trigger_id=firing.trigger.id if firing.trigger else None,
+        scheduled_for=firing.scheduled_for,
         **fields,
     )
 
 
-def _check_can_fire(routine: Routine, source: RunSource, trigger: Trigger | None) -> None:
-    automatic = source in (RunSource.schedule, RunSource.webhook)
-    if (automatic and routine.status != RoutineStatus.active) or (trigger and not trigger.enabled):
+def _check_can_fire(routine: Routine, firing: Firing) -> str:
+    """The assignee the firing's issue would get, once the routine and trigger may fire."""
+    automatic = firing.source in (RunSource.schedule, RunSource.webhook)
+    if (automatic and routine.status != RoutineStatus.active) or (firing.trigger and not firing.trigger.enabled):
         raise TriggerNotActive("Routine trigger is not active")
     if routine.status == RoutineStatus.archived:
         raise Conflict("Routine is archived")
     if routine.assignee_agent_id is None:
         raise Invalid("Default agent required")
+    return routine.assignee_agent_id
 
 
-def _write(
-    routine: Routine,
-    run: Run,
-    trigger: Trigger | None,
-    advance: Advance | None,
-    claims: tuple[Claim, ...],
-    new_id: IdFactory,
-    created_by_agent_id: str | None,
-) -> Run:
-    open_issue = routine.newest_open_issue
-    if run.status != RunStatus.issue_created:
-        assert open_issue
-        run = replace(
-            run,
-            linked_issue_id=open_issue.issue_id,
-            coalesced_into_run_id=open_issue.run_id,
-            completed_at=run.triggered_at,
-        )
-        runs.write_linked_run(routine, run, open_issue, claims, _touch(trigger, run, advance))
+def _write(routine: Routine, run: Run, firing: Firing, new_id: IdFactory) -> Run:
+    into = routine.newest_open_issue
+    # `decide_overlap` coalesces or skips only into an open issue: with none, the firing creates one.
+    if run.status == RunStatus.issue_created or into is None:
+        issue = _execution_issue(routine, run, new_id, firing.created_by_agent_id)
+        run = replace(run, linked_issue_id=issue.id)
+        exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
+        runs.write_issue_run(routine, run, issue, firing.claims, _touch(firing, run), exclusive)
         return _counted(run)
-    issue = _execution_issue(routine, run, new_id, created_by_agent_id)
-    run = replace(run, linked_issue_id=issue.id)
-    exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
-    runs.write_issue_run(routine, run, issue, claims, _touch(trigger, run, advance), exclusive)
+    run = replace(
+        run,
+        linked_issue_id=into.issue_id,
+        coalesced_into_run_id=into.run_id,
+        completed_at=run.triggered_at,
+    )
+    runs.write_linked_run(routine, run, into, firing.claims, _touch(firing, run))
     return _counted(run)
 
 
@@ -180,15 +182,11 @@ def _execution_issue(routine: Routine, run: Run, new_id: IdFactory, created_by_a
     )
 
 
-def _touch(trigger: Trigger | None, run: Run, advance: Advance | None) -> TriggerTouch | None:
-    if trigger is None:
+def _touch(firing: Firing, run: Run) -> TriggerTouch | None:
+    if firing.trigger is None:
         return None
-    return TriggerTouch(
-        trigger.id,
-        run.triggered_at,
-        trigger_result(run.status, run.linked_issue_id),
-        advance,
-    )
+    result = trigger_result(run.status, run.linked_issue_id)
+    return TriggerTouch(firing.trigger.id, run.triggered_at, result, firing.advance)
 
 
 def _earlier_run(routine: Routine, claim: Claim, trigger: Trigger | None, advance: Advance | None) -> Run:
@@ -212,67 +210,45 @@ def reload_routine(routine_id: str) -> Routine:
     return routine
 
 
-def record_failure(
-    routine: Routine,
-    trigger: Trigger,
-    error: DomainError,
-    now: datetime,
-    new_id: IdFactory,
-    claim: Claim,
-    scheduled_for: str,
-    advance: Advance | None,
-) -> Run:
-    """Records a scheduled firing that could not dispatch as a `failed` run, once per slot."""
-    run = _new_run(
-        routine,
-        RunSource.schedule,
-        RunStatus.failed,
-        trigger,
-        now,
-        new_id,
-        scheduled_for=scheduled_for,
-        failure_reason=error.message,
-        completed_at=to_iso(now),
-    )
-    touch = TriggerTouch(trigger.id, run.triggered_at, "Execution failed", advance)
-    return _write_final(routine, run, claim, trigger, touch)
+def record_failure(routine: Routine, firing: Firing, error: DomainError, now: datetime, new_id: IdFactory) -> Fired:
+    """Records a firing that could not dispatch as a `failed` run, once per claim (a schedule slot's)."""
+    fields = {"failure_reason": error.message, "completed_at": to_iso(now)}
+    run = _new_run(routine, firing, RunStatus.failed, now, new_id, **fields)
+    touch = None
+    if firing.trigger:
+        touch = TriggerTouch(firing.trigger.id, run.triggered_at, "Execution failed", firing.advance)
+    return _write_final(routine, run, firing, touch)
 
 
 def record_dropped(
-    routine: Routine,
-    trigger: Trigger,
-    dropped: DroppedSlots,
-    now: datetime,
-    new_id: IdFactory,
-    advance: Advance | None,
-) -> Run:
+    routine: Routine, trigger: Trigger, dropped: DroppedSlots, now: datetime, new_id: IdFactory
+) -> Fired:
     """Records missed slots that will not fire as one `skipped` run, so nothing disappears silently."""
     first, last = to_iso(dropped.first), to_iso(dropped.last)
+    claim = Claim(f"drop#{trigger.id}#{first}", expires_in(now, SLOT_CLAIM_TTL_SEC))
+    firing = Firing(RunSource.schedule, trigger, claims=(claim,), scheduled_for=first)
     run = _new_run(
         routine,
-        RunSource.schedule,
+        firing,
         RunStatus.skipped,
-        trigger,
         now,
         new_id,
-        scheduled_for=first,
         failure_reason="missed",
         completed_at=to_iso(now),
         dropped_slots={"count": dropped.count, "first": first, "last": last},
     )
-    claim = Claim(f"drop#{trigger.id}#{first}", expires_in(now, SLOT_CLAIM_TTL_SEC))
-    touch = TriggerTouch(trigger.id, None, f"Dropped {dropped.count} missed slots", advance)
-    return _write_final(routine, run, claim, trigger, touch)
+    touch = TriggerTouch(trigger.id, None, f"Dropped {dropped.count} missed slots")
+    return _write_final(routine, run, firing, touch)
 
 
-def _write_final(routine: Routine, run: Run, claim: Claim, trigger: Trigger, touch: TriggerTouch) -> Run:
+def _write_final(routine: Routine, run: Run, firing: Firing, touch: TriggerTouch | None) -> Fired:
     try:
-        runs.write_final_run(run, (claim,), touch)
-    except runs.ClaimTaken:
-        return _earlier_run(routine, claim, trigger, touch.advance)
+        runs.write_final_run(run, firing.claims, touch)
+    except runs.ClaimTaken as exc:
+        return Fired(_earlier_run(routine, exc.claim, firing.trigger, firing.advance), written=False)
     except runs.TriggerUnavailable as exc:
         raise TriggerNotActive("Routine trigger is not active") from exc
-    return _counted(run)
+    return Fired(_counted(run), written=True)
 
 
 def expires_in(now: datetime, seconds: int) -> int:
@@ -296,17 +272,15 @@ def run_routine(principal: Principal, routine: Routine, command: RunRoutine, now
     trigger = _named_trigger(routine, command.trigger_id)
     key = command.idempotency_key
     claims = (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),) if key else ()
-    return start_run(
-        routine,
+    firing = Firing(
         source,
-        now,
-        new_id,
-        trigger=trigger,
+        trigger,
         payload=command.payload,
         claims=claims,
         idempotency_key=key,
         created_by_agent_id=principal.agent_id,
     )
+    return start_run(routine, firing, now, new_id).run
 
 
 def _named_trigger(routine: Routine, trigger_id: str | None) -> Trigger | None:

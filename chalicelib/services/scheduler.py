@@ -4,7 +4,6 @@ Dispatch-then-advance with a claim per slot: overlapping ticks, a retried invoca
 between the two steps can neither lose a slot nor fire it twice.
 """
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,13 +17,15 @@ from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.models import (
     Routine,
     RoutineStatus,
-    Run,
     RunSource,
     Trigger,
 )
 from chalicelib.domain.schedule import CatchUpPolicy, plan_slots
 from chalicelib.domain.timefmt import from_iso, iso_or_none, to_iso
+from chalicelib.observability import log_exception
 from chalicelib.services.runs import (
+    Fired,
+    Firing,
     TriggerNotActive,
     record_dropped,
     record_failure,
@@ -33,9 +34,8 @@ from chalicelib.services.runs import (
     start_run,
 )
 from chalicelib.store import routines, runs
-from chalicelib.store.runs import Advance
+from chalicelib.store.runs import Advance, DueReads
 
-logger = logging.getLogger("routines.scheduler")
 SendBatch = Callable[[list[str]], None]
 BATCH_SIZE = 25
 # Dispatch in chunks so the seconds budget is checked while the pool stays busy.
@@ -121,41 +121,20 @@ def find_due(now: datetime, pool: Executor) -> list[tuple[str, str]]:
 
 
 def dispatch_all(trigger_ids: Iterable[str], now: datetime, new_id: IdFactory, pool: Executor) -> list[Outcome]:
-    """Dispatches due triggers in parallel, reading them and then their routines in consistent batches
-    (two requests per hundred triggers instead of two per trigger)."""
+    """Dispatches due triggers in parallel after one batched read of them and their routines."""
     ids = list(trigger_ids)
-    try:
-        triggers = routines.get_triggers(ids)
-        owners = routines.get_routines({trigger.routine_id for trigger in triggers.values()})
-    except Exception:
-        logger.exception("batch read failed; dispatching %d triggers one by one", len(ids))
-        return list(pool.map(lambda trigger_id: dispatch_due(trigger_id, now, new_id), ids))
-
-    def dispatch(trigger_id: str) -> Outcome:
-        trigger = triggers.get(trigger_id)
-        routine = owners.get(trigger.routine_id) if trigger else None
-        return _guarded(trigger_id, lambda outcome: _dispatch(trigger, routine, now, new_id, outcome))
-
-    return list(pool.map(dispatch, ids))
+    due = runs.read_due(ids)
+    return list(pool.map(lambda trigger_id: _dispatch_trigger(due, trigger_id, now, new_id), ids))
 
 
-def dispatch_due(trigger_id: str, now: datetime, new_id: IdFactory) -> Outcome:
-    """Fires the slots of one due trigger and advances it; a failure is recorded, never raised."""
-
-    def dispatch(outcome: Outcome) -> None:
-        trigger = routines.get_trigger(trigger_id)
-        routine = routines.get_routine(trigger.routine_id) if trigger else None
-        _dispatch(trigger, routine, now, new_id, outcome)
-
-    return _guarded(trigger_id, dispatch)
-
-
-def _guarded(trigger_id: str, dispatch: Callable[[Outcome], None]) -> Outcome:
+def _dispatch_trigger(due: DueReads, trigger_id: str, now: datetime, new_id: IdFactory) -> Outcome:
+    """Fires the slots of one due trigger and advances it; a failure is counted, never raised."""
     outcome = Outcome()
     try:
-        dispatch(outcome)
-    except Exception:
-        logger.exception("tick failed for trigger %s", trigger_id)
+        trigger, routine = due.get(trigger_id)
+        _dispatch(trigger, routine, now, new_id, outcome)
+    except Exception:  # whatever goes wrong with one trigger, the rest of the tick goes on
+        log_exception("tick failed for trigger", triggerId=trigger_id)
         outcome.errors += 1
     return outcome
 
@@ -164,46 +143,39 @@ def _dispatch(
     trigger: Trigger | None, routine: Routine | None, now: datetime, new_id: IdFactory, outcome: Outcome
 ) -> None:
     # The index may be stale (eventually consistent, or behind a pause): trust only consistent reads.
-    due = _due_at(trigger, now) if trigger else None
-    if trigger is None or due is None:
+    due_at = _due_at(trigger, now) if trigger else None
+    if trigger is None or due_at is None:
         return
     if routine is None or routine.status != RoutineStatus.active:
         routines.unindex_if_inactive(trigger)
         return
     spec = trigger.schedule
-    schedule = parse_schedule(spec.cron_expression, spec.timezone) if spec else None
-    if schedule is None:
+    if spec is None:
         return
-    firing = _Firing(routine, trigger, schedule, now, _Minted(new_id), outcome)
-    advance = Advance(due, iso_or_none(next_fire_after(schedule, now)))
+    schedule = parse_schedule(spec.cron_expression, spec.timezone)
+    firing = _TriggerTick(routine, trigger, schedule, now, new_id, outcome)
+    advance = Advance(due_at, iso_or_none(next_fire_after(schedule, now)))
     try:
-        firing.fire(firing.plan(from_iso(due)), advance)
+        firing.fire(firing.plan(from_iso(due_at)), advance)
     except TriggerNotActive:
         return  # paused, disabled or advanced by another tick meanwhile: the next tick re-reads
 
 
-class _Minted:
-    """An id factory that remembers its ids: a run with another id was written by an earlier tick."""
-
-    def __init__(self, new_id: IdFactory) -> None:
-        self._new_id = new_id
-        self.ids: set[str] = set()
-
-    def __call__(self) -> str:
-        made = self._new_id()
-        self.ids.add(made)
-        return made
+def _due_at(trigger: Trigger, now: datetime) -> str | None:
+    """The stored `nextRunAt` of an enabled schedule trigger that is due at `now`, else None."""
+    due = trigger.schedule.next_run_at if trigger.schedule and trigger.enabled else None
+    return due if due is not None and due <= to_iso(now) else None
 
 
 @dataclass
-class _Firing:
+class _TriggerTick:
     """One due trigger in one tick: its slots are recorded or fired in time order, the advance last."""
 
     routine: Routine
     trigger: Trigger
     schedule: Schedule
     now: datetime
-    new_id: _Minted
+    new_id: IdFactory
     outcome: Outcome
 
     def plan(self, due: datetime) -> list[datetime]:
@@ -214,19 +186,20 @@ class _Firing:
         again from scratch would drop, unrecorded, the slots between its plan and ours.
         """
         policy = CatchUpPolicy(self.routine.catch_up_policy)
-        plan = plan_slots(self.schedule, due, self.now, policy)
-        if plan.dropped is None:
-            return list(plan.fire)
-        record = record_dropped(self.routine, self.trigger, plan.dropped, self.now, self.new_id, None)
-        if record.id in self.new_id.ids:
-            self.outcome.dropped_slots += plan.dropped.count
-            return list(plan.fire)
-        decided_at = min(from_iso(record.triggered_at), self.now)
-        decided = plan_slots(self.schedule, due, decided_at, policy)
-        rest = decided.next_run_at
-        if rest is None or rest > self.now:
-            return list(decided.fire)
-        return [*decided.fire, *self.plan(rest)]
+        slots: list[datetime] = []
+        while True:
+            plan = plan_slots(self.schedule, due, self.now, policy)
+            if plan.dropped is None:
+                return [*slots, *plan.fire]
+            record = record_dropped(self.routine, self.trigger, plan.dropped, self.now, self.new_id)
+            if record.written:
+                self.outcome.dropped_slots += plan.dropped.count
+                return [*slots, *plan.fire]
+            decided = plan_slots(self.schedule, due, min(from_iso(record.run.triggered_at), self.now), policy)
+            slots += decided.fire
+            if decided.next_run_at is None or decided.next_run_at > self.now:
+                return slots
+            due = decided.next_run_at
 
     def fire(self, slots: list[datetime], advance: Advance) -> None:
         """Fires each slot once; the last slot's transaction also advances the trigger."""
@@ -238,22 +211,11 @@ class _Firing:
             if index:  # the previous slot changed the routine's open issues
                 self.routine = reload_routine(self.routine.id)
             last = index == len(slots) - 1
-            run = _fire_slot(
-                self.routine,
-                self.trigger,
-                to_iso(slot),
-                self.now,
-                self.new_id,
-                advance if last else None,
+            fired = _fire_slot(
+                self.routine, self.trigger, to_iso(slot), self.now, self.new_id, advance if last else None
             )
-            if run.id in self.new_id.ids:
-                self.outcome.runs[run.status] += 1
-
-
-def _due_at(trigger: Trigger, now: datetime) -> str | None:
-    """The trigger's stored `nextRunAt`, if it is an enabled schedule due at `now`."""
-    due = trigger.schedule.next_run_at if trigger.schedule and trigger.enabled else None
-    return due if due is not None and due <= to_iso(now) else None
+            if fired.written:
+                self.outcome.runs[fired.run.status] += 1
 
 
 def _fire_slot(
@@ -263,24 +225,16 @@ def _fire_slot(
     now: datetime,
     new_id: IdFactory,
     advance: Advance | None,
-) -> Run:
+) -> Fired:
     """The slot's run: fired, coalesced, skipped, or `failed` with the reason it could not dispatch."""
-    claim = slot_claim(trigger.id, slot, now)
+    claims = (slot_claim(trigger.id, slot, now),)
+    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance)
     try:
-        return start_run(
-            routine,
-            RunSource.schedule,
-            now,
-            new_id,
-            trigger=trigger,
-            claims=(claim,),
-            scheduled_for=slot,
-            advance=advance,
-        )
+        return start_run(routine, firing, now, new_id)
     except TriggerNotActive:
         raise
     except DomainError as error:
-        return record_failure(routine, trigger, error, now, new_id, claim, slot, advance)
+        return record_failure(routine, firing, error, now, new_id)
 
 
 def default_pool() -> ThreadPoolExecutor:

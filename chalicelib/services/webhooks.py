@@ -10,7 +10,7 @@ from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.models import Routine, RoutineStatus, Run, RunSource, Trigger
 from chalicelib.domain.signing import Verified, verify_delivery
-from chalicelib.services.runs import expires_in, idempotency_claim, start_run
+from chalicelib.services.runs import Firing, expires_in, idempotency_claim, start_run
 from chalicelib.store import routines
 from chalicelib.store.runs import Claim
 
@@ -56,13 +56,5 @@ def fire_webhook(
     # The whole key counts: the claim hashes it, so two keys sharing a long prefix stay two firings.
     if idempotency_key:
         claims.append(idempotency_claim(routine.id, RunSource.webhook, trigger.id, idempotency_key))
-    return start_run(
-        routine,
-        RunSource.webhook,
-        now,
-        new_id,
-        trigger=trigger,
-        payload=payload,
-        claims=tuple(claims),
-        idempotency_key=idempotency_key,
-    )
+    firing = Firing(RunSource.webhook, trigger, payload=payload, claims=tuple(claims), idempotency_key=idempotency_key)
+    return start_run(routine, firing, now, new_id).run

@@ -1,22 +1,23 @@
-"""Runs, execution issues and claims: the dispatch and close transactions."""
+"""Runs and claims: the dispatch transactions, which create execution issues with their runs."""
 
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import (
     ASSIGNABLE_AGENT_STATUSES,
     Issue,
-    IssueStatus,
     OpenIssue,
     Routine,
     Run,
-    RunStatus,
+    Trigger,
 )
+from chalicelib.observability import log_exception
+from chalicelib.store import routines
 from chalicelib.store.errors import is_condition_failure
-from chalicelib.store.mapping import from_item, to_item, update_actions
+from chalicelib.store.issues import issue_item
+from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.tables import (
     ClaimItem,
     DirectoryItem,
@@ -101,7 +102,7 @@ def write_issue_run(
         ],
         condition,
     )
-    tx.put("issue", _issue_item(issue), IssueItem.id.does_not_exist())
+    tx.put("issue", issue_item(issue), IssueItem.id.does_not_exist())
     tx.check(
         "assignee",
         DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),
@@ -229,91 +230,28 @@ def _run(item: RunItem) -> Run:
     return from_item(Run, item)
 
 
-def get_issue(issue_id: str) -> Issue | None:
+@dataclass(frozen=True)
+class DueReads:
+    """Due triggers and their routines, read consistently. `owners` is None when the batch reads failed:
+    then each trigger is read on its own when asked for, so an unreadable one fails alone."""
+
+    triggers: dict[str, Trigger]
+    owners: dict[str, Routine] | None
+
+    def get(self, trigger_id: str) -> tuple[Trigger | None, Routine | None]:
+        """The trigger (None if deleted) and its routine (None if gone)."""
+        if self.owners is None:
+            trigger = routines.get_trigger(trigger_id)
+            return trigger, routines.get_routine(trigger.routine_id) if trigger else None
+        trigger = self.triggers.get(trigger_id)
+        return trigger, self.owners.get(trigger.routine_id) if trigger else None
+
+
+def read_due(trigger_ids: list[str]) -> DueReads:
+    """The triggers and then their routines in consistent batches: two requests per hundred triggers."""
     try:
-        return _issue(IssueItem.get(issue_id, consistent_read=True))
-    except IssueItem.DoesNotExist:
-        return None
-
-
-def list_issues(
-    company_id: str,
-    assignee_agent_id: str | None,
-    status: str | None,
-    origin_id: str | None,
-) -> list[Issue]:
-    conditions: list[Condition] = []
-    if status:
-        conditions.append(IssueItem.status == status)
-    if origin_id:
-        conditions.append(IssueItem.originId == origin_id)
-    if assignee_agent_id:
-        index, key = IssueItem.byAssignee, assignee_agent_id
-        conditions.append(IssueItem.companyId == company_id)
-    else:
-        index, key = IssueItem.byCompany, company_id  # type: ignore[assignment]
-    condition = None
-    for part in conditions:
-        condition = part if condition is None else condition & part
-    return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
-
-
-def update_issue(issue: Issue, read: Issue) -> None:
-    """Writes the fields that changed since `read`; its routine's open set and its origin run follow its
-    status, in one transaction.
-
-    Every write is conditioned on the status read, so two racing closes cannot both move the run.
-    """
-    tx = Tx()
-    actions = update_actions(_issue_item(issue), since=_issue_item(read))
-    tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
-    if issue.origin_id and issue.origin_run_id:
-        _follow_status(tx, issue, read.status)
-    try:
-        tx.commit()
-    except TxCancelled as exc:
-        raise RoutineMoved() from exc
-
-
-def _follow_status(tx: Tx, issue: Issue, was: IssueStatus) -> None:
-    assert issue.origin_id and issue.origin_run_id
-    if issue.status.is_open != was.is_open:
-        entry = {OpenIssue(issue.id, issue.origin_run_id).encode()}
-        change = RoutineItem.openIssues.add(entry) if issue.status.is_open else RoutineItem.openIssues.delete(entry)
-        tx.update("routine", RoutineItem(issue.origin_id), [change], RoutineItem.id.exists())
-    # Open to open leaves the run as it is; done and cancelled each say how it ended, even after one another.
-    if issue.status != was and not (issue.status.is_open and was.is_open):
-        tx.update(
-            "run",
-            RunItem(issue.origin_id, issue.origin_run_id),
-            [*_run_outcome(issue), RunItem.updatedAt.set(issue.updated_at)],
-            RunItem.id.exists(),
-        )
-
-
-def _run_outcome(issue: Issue) -> list[Action]:
-    if issue.status == IssueStatus.done:
-        return [
-            RunItem.status.set(str(RunStatus.completed)),
-            RunItem.failureReason.remove(),
-            RunItem.completedAt.set(issue.updated_at),
-        ]
-    if issue.status == IssueStatus.cancelled:
-        return [
-            RunItem.status.set(str(RunStatus.failed)),
-            RunItem.failureReason.set(f"Execution issue moved to {issue.status}"),
-            RunItem.completedAt.set(issue.updated_at),
-        ]
-    return [
-        RunItem.status.set(str(RunStatus.issue_created)),
-        RunItem.completedAt.remove(),
-        RunItem.failureReason.remove(),
-    ]
-
-
-def _issue_item(issue: Issue) -> IssueItem:
-    return to_item(IssueItem, issue)
-
-
-def _issue(item: IssueItem) -> Issue:
-    return from_item(Issue, item)
+        triggers = routines.get_triggers(trigger_ids)
+        return DueReads(triggers, routines.get_routines({trigger.routine_id for trigger in triggers.values()}))
+    except Exception:  # any failure, a throttled batch or an item that no longer maps: fall back to one by one
+        log_exception("batch read failed; reading triggers one by one", triggers=len(trigger_ids))
+        return DueReads({}, None)

@@ -17,6 +17,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.settings import Settings
+from chalicelib.store.retries import SEND_RETRIES
 
 UNBOUND = "unbound"
 
@@ -30,7 +31,7 @@ class _TableMeta:
     # Lambda wants to fail fast rather than hang on pynamodb's 15 s / 30 s defaults.
     connect_timeout_seconds = 3
     read_timeout_seconds = 10
-    max_retry_attempts = 3
+    max_retry_attempts = SEND_RETRIES
     max_pool_connections = 64
 
 

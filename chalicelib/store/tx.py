@@ -1,20 +1,29 @@
-"""A TransactWriteItems whose items carry labels, so a cancellation names what failed."""
+"""A TransactWriteItems whose items carry labels, so a cancellation names what failed.
+
+Built on pynamodb's `TransactWrite`. It sends items grouped as condition checks, deletes, puts, updates (not in
+call order; see `Connection.transact_write_items`), and cancellation reasons follow the sent order, so labels
+are matched to reasons in that grouped order. How often a commit is tried is in `store/retries.py`.
+"""
 
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.errors import failed_items, is_transient
+from chalicelib.store.retries import COMMIT_ATTEMPTS
 from chalicelib.store.tables import ClaimItem
 
 _GROUPS = ("check", "delete", "put", "update")
-_ATTEMPTS = 5
+_Write = Callable[[TransactWrite], None]
 
 
 class TxCancelled(Exception):
@@ -36,43 +45,32 @@ class Tx:
     """Collects labelled writes; `commit` sends them as one transaction."""
 
     def __init__(self) -> None:
-        self._items: dict[str, list[tuple[str, dict[str, Any]]]] = {group: [] for group in _GROUPS}
+        self._writes: dict[str, list[tuple[str, _Write]]] = {group: [] for group in _GROUPS}
 
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        self._items["put"].append((label, item.get_save_kwargs_from_instance(condition=condition)))
+        self._add("put", label, lambda tx: tx.save(item, condition))
 
-    def update(
-        self,
-        label: str,
-        item: Model,
-        actions: list[Action],
-        condition: Condition | None = None,
-    ) -> None:
-        kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition, add_version_condition=False)
-        self._items["update"].append((label, kwargs))
+    def update(self, label: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
+        self._add("update", label, lambda tx: tx.update(item, actions, condition, add_version_condition=False))
 
     def check(self, label: str, item: Model, condition: Condition) -> None:
-        hash_keyname = item._hash_keyname
-        assert hash_keyname
-        kwargs = type(item).get_operation_kwargs_from_class(
-            getattr(item, hash_keyname),
-            range_key=_range_value(item),
-            condition=condition,
-        )
-        self._items["check"].append((label, kwargs))
+        hash_key, range_key = _key(item)
+        self._add("check", label, lambda tx: tx.condition_check(type(item), hash_key, range_key, condition))
 
     def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        kwargs = item.get_delete_kwargs_from_instance(condition=condition, add_version_condition=False)
-        self._items["delete"].append((label, kwargs))
+        self._add("delete", label, lambda tx: tx.delete(item, condition, add_version_condition=False))
+
+    def _add(self, group: str, label: str, write: _Write) -> None:
+        self._writes[group].append((label, write))
 
     def commit(self) -> None:
         """Commits, retrying transient conflicts; raises `TxCancelled` naming the failed conditions, if any."""
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(COMMIT_ATTEMPTS):
             try:
                 self._send()
                 return
             except TransactWriteError as exc:
-                if is_transient(exc) and attempt < _ATTEMPTS - 1:
+                if is_transient(exc) and attempt < COMMIT_ATTEMPTS - 1:
                     time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: colliding writers spread out
                     continue
                 if exc.cause_response_code != "TransactionCanceledException":
@@ -83,24 +81,32 @@ class Tx:
                 raise TxCancelled(failed) from exc
 
     def _send(self) -> None:
-        connection = ClaimItem._get_connection().connection
-        connection.transact_write_items(
-            condition_check_items=[kwargs for _, kwargs in self._items["check"]],
-            delete_items=[kwargs for _, kwargs in self._items["delete"]],
-            put_items=[kwargs for _, kwargs in self._items["put"]],
-            update_items=[kwargs for _, kwargs in self._items["update"]],
-            # One token per attempt: botocore's own retries of an ambiguous send stay idempotent.
-            client_request_token=str(uuid.uuid4()),
-        )
+        # One token per attempt: botocore's own retries of an ambiguous send stay idempotent.
+        with TransactWrite(connection=_connection(), client_request_token=str(uuid.uuid4())) as tx:
+            for group in _GROUPS:
+                for _, write in self._writes[group]:
+                    write(tx)
 
     def _failed_labels(self, exc: TransactWriteError) -> set[str]:
-        # pynamodb sends checks, deletes, puts, updates in that order: reasons follow it.
-        labels = [label for group in _GROUPS for label, _ in self._items[group]]
+        labels = [label for group in _GROUPS for label, _ in self._writes[group]]
         return {
             label for label, code in zip(labels, failed_items(exc), strict=False) if code == "ConditionalCheckFailed"
         }
 
 
-def _range_value(item: Model) -> Any:
-    name = item._range_keyname
-    return getattr(item, name) if name else None
+def _key(item: Model) -> tuple[Any, Any]:
+    """The item's hash and range key values, found through its attributes' public key flags."""
+    attributes = type(item).get_attributes()
+    hash_key = next(getattr(item, name) for name, attribute in attributes.items() if attribute.is_hash_key)
+    range_key = next((getattr(item, name) for name, attribute in attributes.items() if attribute.is_range_key), None)
+    return hash_key, range_key
+
+
+def _connection() -> Connection:
+    """The connection the models use, made from their `Meta` on first use (never at import).
+
+    The one private access: pynamodb has no public accessor for a model's connection. A `Connection` of our
+    own built from `ClaimItem.Meta` would hold a second botocore client and pool, and the request hooks that
+    tests, `routines.metering` and the bench register on the models' clients would no longer see transactions.
+    """
+    return ClaimItem._get_connection().connection

@@ -16,7 +16,7 @@ from chalicelib import runtime
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import RunSource, RunStatus
 from chalicelib.domain.signing import sign_delivery
-from chalicelib.services.runs import start_run
+from chalicelib.services.runs import Firing, start_run
 from chalicelib.store import routines
 from chalicelib.store.tables import ClaimItem, RoutineItem
 from tests.support import World
@@ -248,7 +248,7 @@ class LosingRaces:
 def fire_in_process(routine_id: str) -> RunStatus:
     routine = routines.get_routine(routine_id)
     assert routine
-    return start_run(routine, RunSource.manual, runtime.now(), runtime.new_id).status
+    return start_run(routine, Firing(RunSource.manual), runtime.now(), runtime.new_id).run.status
 
 
 def test_a_dispatch_that_keeps_losing_transaction_races_tries_again(world: World) -> None:

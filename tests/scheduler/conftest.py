@@ -17,17 +17,25 @@ from chalicelib import runtime
 from chalicelib.domain.models import Principal, Routine, RoutineStatus, Run, Trigger
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
+from chalicelib.services.scheduler import Outcome, default_pool, dispatch_all
 from chalicelib.store import routines, runs
 from tests.moments import utc
 from tests.support import World
 
-__all__ = ["BOARD", "Schedules", "iso", "utc"]
+__all__ = ["BOARD", "Schedules", "dispatch_one", "iso", "utc"]
 
 BOARD = Principal.for_board(None)
 
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def dispatch_one(trigger_id: str, now: datetime) -> Outcome:
+    """Dispatches one due trigger, as a queued batch of one is."""
+    with default_pool() as pool:
+        [outcome] = dispatch_all([trigger_id], now, runtime.new_id, pool)
+    return outcome
 
 
 @dataclass

@@ -11,10 +11,10 @@ from chalicelib.domain.cron import fire_times, next_fire_after, parse_schedule
 from chalicelib.domain.models import ConcurrencyPolicy, Routine, Run, RunSource, RunStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy, plan_slots
 from chalicelib.domain.timefmt import from_iso
-from chalicelib.services.runs import record_dropped, slot_claim, start_run
-from chalicelib.services.scheduler import TickSummary, default_pool, dispatch_due, tick
+from chalicelib.services.runs import Firing, record_dropped, slot_claim, start_run
+from chalicelib.services.scheduler import TickSummary, default_pool, tick
 from chalicelib.store import runs
-from tests.scheduler.conftest import Schedules, iso, utc
+from tests.scheduler.conftest import Schedules, dispatch_one, iso, utc
 
 TICKS = 4
 TRIGGERS = 300
@@ -27,15 +27,8 @@ def run_tick(now: datetime) -> TickSummary:
 
 def crashed_dispatch(routine: Routine, trigger: Trigger, slot: datetime, now: datetime) -> None:
     """What a tick that crashed after firing `slot` leaves behind: the run and its claim, nextRunAt unchanged."""
-    start_run(
-        routine,
-        RunSource.schedule,
-        now,
-        runtime.new_id,
-        trigger=trigger,
-        claims=(slot_claim(trigger.id, iso(slot), now),),
-        scheduled_for=iso(slot),
-    )
+    claims = (slot_claim(trigger.id, iso(slot), now),)
+    start_run(routine, Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=iso(slot)), now, runtime.new_id)
 
 
 def test_concurrent_ticks_fire_each_due_slot_exactly_once(schedules: Schedules) -> None:
@@ -86,7 +79,7 @@ def test_a_catch_up_interrupted_after_some_slots_resumes_with_the_rest(schedules
         for slot in slots[:fired_before_crash]:
             crashed_dispatch(routine, trigger, slot, utc(2026, 2, day, 12, 30))
 
-        outcome = dispatch_due(trigger.id, utc(2026, 2, day, 12, 31), runtime.new_id)
+        outcome = dispatch_one(trigger.id, utc(2026, 2, day, 12, 31))
 
         assert outcome.runs == {RunStatus.issue_created: 3 - fired_before_crash}
         history = schedules.runs(routine)
@@ -100,7 +93,7 @@ def test_a_tick_that_crashed_after_recording_dropped_slots_records_them_once(sch
     crash_at = utc(2026, 2, 8, 9, 0, 30)
     plan = plan_slots(parse_schedule("0 * * * *", "UTC"), utc(2026, 2, 8, 4), crash_at, CatchUpPolicy.skip_missed)
     assert plan.dropped is not None
-    record_dropped(routine, trigger, plan.dropped, crash_at, runtime.new_id, None)
+    record_dropped(routine, trigger, plan.dropped, crash_at, runtime.new_id)
 
     run_tick(utc(2026, 2, 8, 9, 1))
 
@@ -120,7 +113,7 @@ def test_ticking_the_same_now_twice_fires_nothing_the_second_time(schedules: Sch
 
     run_tick(now)
     first = schedules.runs(routine)
-    again = dispatch_due(trigger.id, now, runtime.new_id)
+    again = dispatch_one(trigger.id, now)
     run_tick(now)
 
     assert schedules.runs(routine) == first
@@ -181,9 +174,9 @@ def test_a_retry_after_a_crash_that_recorded_dropped_slots_accounts_for_every_sl
     )
     plan = plan_slots(parse_schedule(cron, "UTC"), due, crash_at, policy)
     assert plan.dropped is not None and plan.fire
-    record_dropped(routine, trigger, plan.dropped, crash_at, runtime.new_id, None)
+    record_dropped(routine, trigger, plan.dropped, crash_at, runtime.new_id)
 
-    dispatch_due(trigger.id, retry_at, runtime.new_id)
+    dispatch_one(trigger.id, retry_at)
 
     history = schedules.runs(routine)
     slots = accounted_slots(history, cron)

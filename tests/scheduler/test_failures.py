@@ -2,13 +2,17 @@
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
 
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, RoutineStatus, RunStatus
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.services.scheduler import default_pool, dispatch_due, tick
+from chalicelib.services.scheduler import default_pool, dispatch_all, tick
 from chalicelib.store import routines
-from tests.scheduler.conftest import Schedules, iso, utc
+from chalicelib.store.tables import RoutineItem, TriggerItem
+from tests.scheduler.conftest import Schedules, dispatch_one, iso, utc
 from tests.support import World
 
 TERMINATED = "Cannot assign routines to terminated agents"
@@ -81,4 +85,37 @@ def test_a_trigger_that_cannot_be_planned_is_counted_as_an_error_and_the_tick_go
     assert schedules.runs(broken) == []
     assert schedules.stored(broken_trigger).next_run_at == iso(utc(2026, 4, 3, 10))
     assert [run.status for run in schedules.runs(healthy)] == [RunStatus.issue_created]
-    assert dispatch_due(broken_trigger.id, utc(2026, 4, 3, 10, 1), runtime.new_id).errors == 1
+    assert dispatch_one(broken_trigger.id, utc(2026, 4, 3, 10, 1)).errors == 1
+
+
+class FailingBatchReads:
+    """Answers every BatchGetItem with an error, as a throttled or broken batch read would end."""
+
+    EVENT = "before-call.dynamodb.BatchGetItem"
+
+    def __init__(self) -> None:
+        self.clients = {id(c): c for c in (m._get_connection().connection.client for m in (TriggerItem, RoutineItem))}
+
+    def __enter__(self) -> "FailingBatchReads":
+        for client in self.clients.values():
+            client.meta.events.register_first(self.EVENT, self.answer)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for client in self.clients.values():
+            client.meta.events.unregister(self.EVENT, self.answer)
+
+    def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        error = {"Code": "ValidationException", "Message": "Batch read refused"}
+        return AWSResponse(None, 400, {}, None), {"Error": error}
+
+
+def test_due_triggers_are_read_one_by_one_when_the_batch_read_fails(schedules: Schedules) -> None:
+    made_at, now = utc(2026, 4, 4, 9, 59), utc(2026, 4, 4, 10, 0, 30)
+    made = [schedules.scheduled("0 * * * *", made_at) for _ in range(3)]
+
+    with FailingBatchReads(), default_pool() as pool:
+        outcomes = dispatch_all([trigger.id for _, trigger in made], now, runtime.new_id, pool)
+
+    assert [(outcome.runs, outcome.errors) for outcome in outcomes] == [({RunStatus.issue_created: 1}, 0)] * 3
+    assert all(schedules.stored(trigger).next_run_at == iso(utc(2026, 4, 4, 11)) for _, trigger in made)

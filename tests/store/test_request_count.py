@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.models import RunSource, RunStatus
-from chalicelib.services.runs import start_run
+from chalicelib.services.runs import Firing, start_run
 from chalicelib.store import routines
 from chalicelib.store.tables import ALL_TABLES
 from tests.support import World
@@ -41,7 +41,7 @@ def fire(routine_id: str, trigger_id: str | None = None) -> RunStatus:
     routine = routines.get_routine(routine_id)
     assert routine
     trigger = routines.get_trigger(trigger_id) if trigger_id else None
-    return start_run(routine, RunSource.manual, runtime.now(), runtime.new_id, trigger=trigger).status
+    return start_run(routine, Firing(RunSource.manual, trigger), runtime.now(), runtime.new_id).run.status
 
 
 @pytest.fixture
