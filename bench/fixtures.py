@@ -31,7 +31,7 @@ class Tenant:
 def make_tenant(name: str) -> Tenant:
     now = runtime.now()
     company = directory.create_company(OPERATOR, name, None, now, runtime.new_id)
-    agent = directory.create_agent(OPERATOR, company.id, "Bench agent", None, now, runtime.new_id)
+    agent = directory.create_agent(company, "Bench agent", None, now, runtime.new_id)
     board = directory.create_board_key(frozenset({company.id}), "bench", now)
     return Tenant(company.id, agent.id, board)
 

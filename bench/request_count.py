@@ -11,6 +11,7 @@ from typing import Any
 from bench.dynamo import Meter, Tally, write_all
 from bench.fixtures import make_tenant, population
 from chalicelib import runtime
+from chalicelib.services.commands import RunRoutine
 from chalicelib.services.routines import load_routine
 from chalicelib.services.runs import run_routine
 from chalicelib.services.scheduler import default_pool, dispatch_all
@@ -49,7 +50,7 @@ def run(sizes: Sizes) -> dict[str, Any]:
 
 def _manual_run(routine_id: str, principal: Any) -> None:
     """What the run view does after authentication: read the routine, then `start_run` through `run_routine`."""
-    run = run_routine(principal, load_routine(routine_id), {}, FIRE_AT, runtime.new_id)
+    run = run_routine(principal, load_routine(routine_id), RunRoutine(), FIRE_AT, runtime.new_id)
     assert run.status == "issue_created", run.status
 
 

@@ -205,7 +205,7 @@ def _admin(args: argparse.Namespace) -> None:
         found = store.get_company(args.company_id)
         if found is None:
             raise SystemExit(f"No company {args.company_id}")
-        agent = directory.create_agent(OPERATOR, found.id, args.name, args.role, now, runtime.new_id)
+        agent = directory.create_agent(found, args.name, args.role, now, runtime.new_id)
         _print({"id": agent.id, "companyId": agent.company_id, "name": agent.name})
     elif args.action == "create-key":
         agent = directory.find_agent(args.agent_id)

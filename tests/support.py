@@ -75,9 +75,9 @@ class World:
 def build_world(base: str, name: str = "Acme") -> World:
     now = runtime.now()
     company = directory.create_company(OPERATOR, name, None, now, runtime.new_id)
-    project = directory.create_project(OPERATOR, company.id, "Ops", None, now, runtime.new_id)
-    alpha = directory.create_agent(OPERATOR, company.id, "Alpha", None, now, runtime.new_id)
-    bravo = directory.create_agent(OPERATOR, company.id, "Bravo", None, now, runtime.new_id)
+    project = directory.create_project(company, "Ops", None, now, runtime.new_id)
+    alpha = directory.create_agent(company, "Alpha", None, now, runtime.new_id)
+    bravo = directory.create_agent(company, "Bravo", None, now, runtime.new_id)
     board = directory.create_board_key(frozenset({company.id}), "test", now)
     keys = [
         auth.issue_key(

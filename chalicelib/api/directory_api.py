@@ -32,11 +32,12 @@ def list_companies(call: Call) -> list[responses.Company]:
     return [responses.Company.of(company) for company in directory.list_companies(call.principal)]
 
 
-@routes.post("/companies/{companyId}/agents", status=201, errors=(403, 404))
-def create_agent(call: Call, companyId: str, body: CreateAgent) -> responses.Agent:
+@routes.post("/companies/{companyId}/agents", status=201, errors=(403, 404), request=CreateAgent)
+def create_agent(call: Call, companyId: str) -> responses.Agent:
     """Create an agent (board key)"""
-    agent = directory.create_agent(call.principal, companyId, body.name, body.role, call.now, runtime.new_id)
-    return responses.Agent.of(agent)
+    company = directory.board_company(call.principal, companyId)  # 403 and 404 come before a bad body
+    body = call.body(CreateAgent)
+    return responses.Agent.of(directory.create_agent(company, body.name, body.role, call.now, runtime.new_id))
 
 
 @routes.get("/companies/{companyId}/agents", errors=(403, 404))
@@ -58,10 +59,12 @@ def create_agent_key(call: Call, agentId: str, body: CreateKey) -> responses.Age
     return responses.AgentKey(agent_id=agent.id, company_id=agent.company_id, label=body.label, token=key)
 
 
-@routes.post("/companies/{companyId}/projects", status=201, errors=(403, 404))
-def create_project(call: Call, companyId: str, body: CreateProject) -> responses.Project:
+@routes.post("/companies/{companyId}/projects", status=201, errors=(403, 404), request=CreateProject)
+def create_project(call: Call, companyId: str) -> responses.Project:
     """Create a project (board key)"""
-    project = directory.create_project(call.principal, companyId, body.name, body.description, call.now, runtime.new_id)
+    company = directory.board_company(call.principal, companyId)
+    body = call.body(CreateProject)
+    project = directory.create_project(company, body.name, body.description, call.now, runtime.new_id)
     return responses.Project.of(project)
 
 
@@ -71,11 +74,12 @@ def list_projects(call: Call, companyId: str) -> list[responses.Project]:
     return [responses.Project.of(project) for project in directory.list_projects(call.principal, companyId)]
 
 
-@routes.post("/companies/{companyId}/goals", status=201, errors=(403, 404))
-def create_goal(call: Call, companyId: str, body: CreateGoal) -> responses.Goal:
+@routes.post("/companies/{companyId}/goals", status=201, errors=(403, 404), request=CreateGoal)
+def create_goal(call: Call, companyId: str) -> responses.Goal:
     """Create a goal (board key)"""
-    goal = directory.create_goal(call.principal, companyId, body.title, body.description, call.now, runtime.new_id)
-    return responses.Goal.of(goal)
+    company = directory.board_company(call.principal, companyId)
+    body = call.body(CreateGoal)
+    return responses.Goal.of(directory.create_goal(company, body.title, body.description, call.now, runtime.new_id))
 
 
 @routes.get("/companies/{companyId}/goals", errors=(403, 404))

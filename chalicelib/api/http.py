@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -25,6 +25,7 @@ from chalicelib.observability import Metric, log, log_exception, metrics
 from chalicelib.services.auth import authenticate
 
 Json = dict[str, Any]
+M = TypeVar("M")
 MAX_API_BODY_BYTES = 1024 * 1024
 # Every content type reaches the view, so authentication answers first and a non-JSON body gets its 415 in
 # our error shape (Chalice would answer an unlisted type itself, before the view, in its own shape).
@@ -94,6 +95,10 @@ class Call:
     response_headers: dict[str, str] = field(default_factory=dict)
     status: int | None = None
 
+    def body(self, shape: type[M]) -> M:
+        """The JSON body validated by `shape`, for views that must check something before reading it."""
+        return _parse(shape, self)  # type: ignore[no-any-return]
+
     def query(self, name: str) -> str | None:
         params: Mapping[str, str] = self.request.query_params or {}
         return params.get(name)
@@ -159,16 +164,17 @@ class Routes:
         errors: tuple[int, ...] = (),
         query: tuple[str, ...] = (),
         security: tuple[Json, ...] = API_KEY,
-        raw_body: Any = None,
+        request: Any = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """`raw_body` documents a body the view reads itself (a webhook verifies the bytes before parsing)."""
+        """A view with a `body` parameter gets the body parsed by its type before it runs; `request` instead
+        documents a body the view reads itself, after its own checks (`call.body`, or raw bytes)."""
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             hints = get_type_hints(view, include_extras=True)
             summary, _, description = inspect.cleandoc(view.__doc__ or view.__name__).partition("\n\n")
             operation = Operation(
                 method, path, view.__name__, self.tag, summary, description.replace("\n", " ") or None, status,
-                hints.get("body", raw_body), _response_type(hints.get("return")), errors, query, security,
+                hints.get("body", request), _response_type(hints.get("return")), errors, query, security,
                 "body" in hints,
             )  # fmt: skip
             OPERATIONS.append(operation)

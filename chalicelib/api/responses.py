@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 # pydantic's metaclass: a body's fields must be in its namespace before pydantic reads the class.
 from pydantic._internal._model_construction import ModelMetaclass
@@ -77,8 +77,17 @@ class ResponseBody(BaseModel, metaclass=_FromDomain):
 
     def dump(self) -> Json:
         """The JSON body."""
-        omitted = {name for name in self.shape.left_out_when_none if getattr(self, name) is None}
-        return self.model_dump(mode="json", by_alias=True, exclude=omitted)
+        return self.model_dump(mode="json", by_alias=True)
+
+    @model_serializer(mode="wrap")
+    def _leave_out_nones(self, serialize: SerializerFunctionWrapHandler) -> Json:
+        """Keys documented as left out rather than null, at any depth (a run inside a routine too)."""
+        data: Json = serialize(self)
+        for name in self.shape.left_out_when_none:
+            if getattr(self, name) is None:
+                data.pop(to_camel(name), None)
+                data.pop(name, None)
+        return data
 
     def log_fields(self) -> dict[str, str]:
         """The ids a request's log line names (never a secret or a body)."""
@@ -156,13 +165,17 @@ class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_iss
         return super().of(value, **{"variables": [], **extra})
 
 
-_TRIGGER_SHAPE = Shape(flatten=("schedule", "webhook"), left_out_when_none=frozenset({"webhook_url"}))
+_TRIGGER_SHAPE = Shape(flatten=("schedule", "webhook"))
 
 
 class Trigger(ResponseBody, source=domain.Trigger, exclude=("secret",)):
     """A trigger as its owner sees it: the webhook secret is shown only by create and rotate-secret."""
 
-    shape = dataclasses.replace(_TRIGGER_SHAPE, logged=(("triggerId", "id"), ("routineId", "routine_id")))
+    shape = dataclasses.replace(
+        _TRIGGER_SHAPE,
+        left_out_when_none=frozenset({"webhook_url"}),
+        logged=(("triggerId", "id"), ("routineId", "routine_id")),
+    )
     webhook_url: str | SkipJsonSchema[None] = _left_out_when_none("Webhook triggers only.")
 
     @classmethod

@@ -18,7 +18,7 @@ routes = Routes(bp, "webhooks")
     status=202,
     errors=(401, 404, 409, 429),
     security=WEBHOOK_AUTH,
-    raw_body=dict[str, Any],
+    request=dict[str, Any],
 )
 def fire_webhook(call: Call, publicId: str) -> responses.Run:
     """Deliver a webhook

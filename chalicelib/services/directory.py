@@ -52,12 +52,13 @@ def list_companies(principal: Principal) -> list[Company]:
     return directory.list_companies(principal.company_scope)
 
 
-def create_agent(
-    principal: Principal, company_id: str, name: str, role: str | None, now: datetime, new_id: IdFactory
-) -> Agent:
-    """Adds an agent to a company (board keys)."""
+def board_company(principal: Principal, company_id: str) -> Company:
+    """The company, for a board key that may change it (403 for agents, then 404 before 403 as for reads)."""
     require_board(principal)
-    company = get_company(principal, company_id)
+    return get_company(principal, company_id)
+
+
+def create_agent(company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory) -> Agent:
     stamp = to_iso(now)
     agent = Agent(new_id(), company.id, name, AgentStatus.active, role, stamp, stamp)
     directory.put_agent(agent)
@@ -100,17 +101,7 @@ def list_agents(principal: Principal, company_id: str) -> list[Agent]:
     return directory.list_agents(get_company(principal, company_id).id)
 
 
-def create_project(
-    principal: Principal,
-    company_id: str,
-    name: str,
-    description: str | None,
-    now: datetime,
-    new_id: IdFactory,
-) -> Project:
-    """Adds a project to a company (board keys)."""
-    require_board(principal)
-    company = get_company(principal, company_id)
+def create_project(company: Company, name: str, description: str | None, now: datetime, new_id: IdFactory) -> Project:
     project = Project(new_id(), company.id, name, description, None, to_iso(now))
     directory.put_project(project)
     return project
@@ -120,17 +111,7 @@ def list_projects(principal: Principal, company_id: str) -> list[Project]:
     return directory.list_projects(get_company(principal, company_id).id)
 
 
-def create_goal(
-    principal: Principal,
-    company_id: str,
-    title: str,
-    description: str | None,
-    now: datetime,
-    new_id: IdFactory,
-) -> Goal:
-    """Adds a goal to a company (board keys)."""
-    require_board(principal)
-    company = get_company(principal, company_id)
+def create_goal(company: Company, title: str, description: str | None, now: datetime, new_id: IdFactory) -> Goal:
     goal = Goal(new_id(), company.id, title, description, to_iso(now))
     directory.put_goal(goal)
     return goal

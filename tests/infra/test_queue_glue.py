@@ -21,12 +21,13 @@ from chalice.test import Client
 from moto.server import ThreadedMotoServer
 
 from chalicelib import runtime
-from chalicelib.domain.models import OPERATOR, Principal, RoutineStatus, Trigger
+from chalicelib.domain.models import OPERATOR, Principal, RoutineStatus, ScheduleSpec, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.queue import decode_batch
 from chalicelib.services import directory
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
+from chalicelib.services.commands import CreateRoutine, CreateScheduleTrigger
 from chalicelib.store import routines, runs
 from routines.local.dynamodb import free_port
 from routines.metering import counting_requests
@@ -108,18 +109,17 @@ def yearly_triggers(count: int) -> list[Trigger]:
     """Routines, each with a trigger for 1 January whose slot of this year is due and not yet fired."""
     now = runtime.now()
     company = directory.create_company(OPERATOR, "Glue", None, now, runtime.new_id)
-    agent = directory.create_agent(OPERATOR, company.id, "Alpha", None, now, runtime.new_id)
-    fields = {
-        "title": "New year",
-        "assignee_agent_id": agent.id,
-        "catch_up_policy": CatchUpPolicy.enqueue_missed_with_cap,
-    }
-    body = {"kind": "schedule", "cron_expression": "0 0 1 1 *", "timezone": "UTC"}
+    agent = directory.create_agent(company, "Alpha", None, now, runtime.new_id)
+    command = CreateRoutine(
+        title="New year", assignee_agent_id=agent.id, catch_up_policy=CatchUpPolicy.enqueue_missed_with_cap
+    )
+    body = CreateScheduleTrigger(kind="schedule", cron_expression="0 0 1 1 *", timezone="UTC")
     made = []
     for _ in range(count):
-        routine = routine_service.create_routine(BOARD, company.id, fields, now, runtime.new_id)
-        trigger, _ = trigger_service.create_trigger(BOARD, routine, body, "http://test", now, runtime.new_id)
-        due = replace(trigger, next_run_at=f"{now.year}-01-01T00:00:00.000Z")
+        routine = routine_service.create_routine(BOARD, company.id, command, now, runtime.new_id)
+        trigger = trigger_service.create_trigger(BOARD, routine, body, "http://test", now, runtime.new_id).trigger
+        slot = ScheduleSpec(body.cron_expression, body.timezone, f"{now.year}-01-01T00:00:00.000Z")
+        due = replace(trigger, schedule=slot)
         routines.save_trigger(due, RoutineStatus.active)
         made.append(due)
     return made
@@ -164,9 +164,11 @@ def test_the_tick_queues_the_triggers_beyond_its_budget(delivery: Delivery) -> N
 
 def test_every_due_trigger_fires_its_slot_once_and_advances(delivery: Delivery) -> None:
     for trigger in delivery.triggers:
-        assert history(trigger) == [(trigger.next_run_at, "issue_created")]
+        assert trigger.schedule is not None
+        assert history(trigger) == [(trigger.schedule.next_run_at, "issue_created")]
         stored = routines.get_trigger(trigger.id)
-        assert stored is not None and (stored.next_run_at or "") > (trigger.next_run_at or "")
+        assert stored is not None and stored.schedule is not None
+        assert (stored.schedule.next_run_at or "") > (trigger.schedule.next_run_at or "")
 
 
 def test_a_duplicate_delivery_creates_nothing_new(delivery: Delivery) -> None:

@@ -17,6 +17,7 @@ from chalicelib import runtime
 from chalicelib.domain.models import Principal, Routine, RoutineStatus, Run, Trigger
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
+from chalicelib.services.commands import CreateRoutine, CreateScheduleTrigger
 from chalicelib.services.scheduler import Outcome, default_pool, dispatch_all
 from chalicelib.store import routines, runs
 from tests.moments import utc
@@ -46,13 +47,13 @@ class Schedules:
     made: list[str] = field(default_factory=list)
 
     def routine(self, now: datetime, **fields: Any) -> Routine:
-        defaults = {"title": "Scheduled", "assignee_agent_id": self.world.alpha_id}
-        return routine_service.create_routine(BOARD, self.world.company_id, {**defaults, **fields}, now, runtime.new_id)
+        command = CreateRoutine(**{"title": "Scheduled", "assignee_agent_id": self.world.alpha_id, **fields})
+        return routine_service.create_routine(BOARD, self.world.company_id, command, now, runtime.new_id)
 
     def trigger(self, routine: Routine, cron: str, now: datetime, tz: str = "UTC", **fields: Any) -> Trigger:
         """A schedule trigger created at `now`: its nextRunAt is the first slot after `now`."""
-        body = {"kind": "schedule", "cron_expression": cron, "timezone": tz, **fields}
-        trigger, _ = trigger_service.create_trigger(BOARD, routine, body, "http://test", now, runtime.new_id)
+        command = CreateScheduleTrigger(kind="schedule", cron_expression=cron, timezone=tz, **fields)
+        trigger = trigger_service.create_trigger(BOARD, routine, command, "http://test", now, runtime.new_id).trigger
         self.made.append(trigger.id)
         return trigger
 
@@ -67,7 +68,9 @@ class Schedules:
 
     def backdate(self, trigger: Trigger, next_run_at: datetime) -> Trigger:
         """What a trigger looks like after an outage: its stored nextRunAt is an old slot."""
-        moved = replace(trigger, next_run_at=iso(next_run_at))
+        spec = trigger.schedule
+        assert spec is not None
+        moved = replace(trigger, schedule=replace(spec, next_run_at=iso(next_run_at)))
         routines.save_trigger(moved, RoutineStatus.active)
         return moved
 
@@ -79,6 +82,12 @@ class Schedules:
         found = routines.get_trigger(trigger.id)
         assert found is not None
         return found
+
+    def next_run_at(self, trigger: Trigger) -> str | None:
+        """The trigger's stored nextRunAt."""
+        spec = self.stored(trigger).schedule
+        assert spec is not None
+        return spec.next_run_at
 
     def forget(self) -> None:
         for trigger_id in self.made:

@@ -81,7 +81,7 @@ def test_tick_at_the_same_now_twice_fires_once_and_prints_its_summary(
     assert first["runs"].get("issue_created", 0) >= 1 and first["due"] >= 1
     assert second["runs"] == {} and second["due"] == 0
     assert [run.scheduled_for for run in schedules.runs(routine)] == [iso(utc(2026, 6, 1, 8, 15))]
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 6, 1, 9, 15))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 6, 1, 9, 15))
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def every_hour(first: datetime, last: datetime) -> list[str]:
 def drive(schedules: Schedules, triggers: list[tuple[Routine, Trigger]], until: datetime) -> list[list[str]]:
     """Ticks 20 s after each stored nextRunAt until all are past `until`; returns each routine's scheduledFor."""
     with default_pool() as pool:
-        while (moment := min(schedules.stored(trigger).next_run_at or "~" for _, trigger in triggers)) <= iso(until):
+        while (moment := min(schedules.next_run_at(trigger) or "~" for _, trigger in triggers)) <= iso(until):
             tick(datetime.fromisoformat(moment) + timedelta(seconds=20), runtime.new_id, pool, budget=100_000)
     return [[run.scheduled_for or "" for run in schedules.runs(routine)] for routine, _ in triggers]
 

@@ -50,20 +50,20 @@ def test_concurrent_ticks_fire_each_due_slot_exactly_once(schedules: Schedules) 
     assert {run.scheduled_for for run in fired} == {iso(utc(2026, 2, 2, 10))}
     assert {run.status for run in fired} == {RunStatus.issue_created}
     assert len({run.linked_issue_id for run in fired}) == TRIGGERS
-    assert {schedules.stored(trigger).next_run_at for _, trigger in made} == {iso(utc(2026, 2, 2, 11))}
+    assert {schedules.next_run_at(trigger) for _, trigger in made} == {iso(utc(2026, 2, 2, 11))}
     assert all(summary.errors == 0 for summary in summaries)
 
 
 def test_a_tick_after_a_crash_between_dispatch_and_advance_only_advances(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 2, 3, 9, 59))
     crashed_dispatch(routine, trigger, utc(2026, 2, 3, 10), utc(2026, 2, 3, 10, 0, 20))
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 2, 3, 10))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 2, 3, 10))
 
     run_tick(utc(2026, 2, 3, 10, 1))
 
     history = schedules.runs(routine)
     assert [(run.scheduled_for, run.status) for run in history] == [(iso(utc(2026, 2, 3, 10)), RunStatus.issue_created)]
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 2, 3, 11))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 2, 3, 11))
 
 
 def test_a_catch_up_interrupted_after_some_slots_resumes_with_the_rest(schedules: Schedules) -> None:
@@ -85,7 +85,7 @@ def test_a_catch_up_interrupted_after_some_slots_resumes_with_the_rest(schedules
         history = schedules.runs(routine)
         assert [run.scheduled_for for run in history] == [iso(slot) for slot in slots]
         assert {run.status for run in history} == {RunStatus.issue_created}
-        assert schedules.stored(trigger).next_run_at == iso(utc(2026, 2, day, 13))
+        assert schedules.next_run_at(trigger) == iso(utc(2026, 2, day, 13))
 
 
 def test_a_tick_that_crashed_after_recording_dropped_slots_records_them_once(schedules: Schedules) -> None:
@@ -102,7 +102,7 @@ def test_a_tick_that_crashed_after_recording_dropped_slots_records_them_once(sch
         (RunStatus.skipped, "missed", iso(utc(2026, 2, 8, 4))),
         (RunStatus.issue_created, None, iso(utc(2026, 2, 8, 9))),
     ]
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 2, 8, 10))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 2, 8, 10))
 
 
 def test_ticking_the_same_now_twice_fires_nothing_the_second_time(schedules: Schedules) -> None:
@@ -119,7 +119,7 @@ def test_ticking_the_same_now_twice_fires_nothing_the_second_time(schedules: Sch
     assert schedules.runs(routine) == first
     assert [run.scheduled_for for run in first] == [iso(utc(2026, 2, 9, hour)) for hour in (7, 8, 9)]
     assert sum(again.runs.values()) == 0 and again.errors == 0
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 2, 9, 10))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 2, 9, 10))
 
 
 def test_a_slot_claim_names_the_run_it_admitted(schedules: Schedules) -> None:
@@ -183,4 +183,4 @@ def test_a_retry_after_a_crash_that_recorded_dropped_slots_accounts_for_every_sl
     expected = [iso(due), *(iso(slot) for slot in fire_times(parse_schedule(cron, "UTC"), due, retry_at))]
     assert sorted(slots) == expected
     assert len([run for run in history if run.dropped_slots is None]) == fired
-    assert schedules.stored(trigger).next_run_at == iso(next_fire_after(parse_schedule(cron, "UTC"), retry_at))
+    assert schedules.next_run_at(trigger) == iso(next_fire_after(parse_schedule(cron, "UTC"), retry_at))

@@ -9,6 +9,7 @@ from chalicelib.domain.models import RoutineStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
+from chalicelib.services.commands import UpdateRoutine, UpdateTrigger
 from chalicelib.services.scheduler import default_pool, tick
 from chalicelib.store import routines
 from tests.scheduler.conftest import BOARD, Schedules, iso, utc
@@ -33,7 +34,7 @@ def test_a_routine_that_is_not_active_fires_nothing_and_leaves_the_due_index(
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 2, 9, 59), catch_up_policy=ENQUEUE)
     assert in_due_index(trigger)
 
-    routine_service.update_routine(BOARD, routine.id, {"status": status}, utc(2026, 3, 2, 9, 59, 30))
+    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), utc(2026, 3, 2, 9, 59, 30))
     run_tick(utc(2026, 3, 2, 13, 30))
 
     assert schedules.runs(routine) == []
@@ -43,18 +44,18 @@ def test_a_routine_that_is_not_active_fires_nothing_and_leaves_the_due_index(
 def test_a_disabled_trigger_fires_nothing_and_leaves_the_due_index(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 3, 9, 59), catch_up_policy=ENQUEUE)
 
-    trigger_service.update_trigger(BOARD, trigger.id, {"enabled": False}, utc(2026, 3, 3, 9, 59, 30))
+    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 3, 9, 59, 30))
     run_tick(utc(2026, 3, 3, 13, 30))
 
     assert schedules.runs(routine) == []
     assert not in_due_index(trigger)
-    assert schedules.stored(trigger).next_run_at is None
+    assert schedules.next_run_at(trigger) is None
 
 
 @pytest.mark.parametrize("status", [RoutineStatus.paused, RoutineStatus.archived])
 def test_a_stale_index_entry_costs_a_read_and_is_removed(schedules: Schedules, status: RoutineStatus) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 4, 9, 59))
-    routine_service.update_routine(BOARD, routine.id, {"status": status}, utc(2026, 3, 4, 9, 59, 30))
+    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), utc(2026, 3, 4, 9, 59, 30))
     # As if the index had not caught up with the pause yet.
     routines.set_due(trigger, RoutineStatus.active)
     assert in_due_index(trigger)
@@ -67,11 +68,15 @@ def test_a_stale_index_entry_costs_a_read_and_is_removed(schedules: Schedules, s
 
 def test_reactivating_a_routine_recomputes_next_run_from_now_without_a_burst(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 5, 9, 59), catch_up_policy=ENQUEUE)
-    routine_service.update_routine(BOARD, routine.id, {"status": RoutineStatus.paused}, utc(2026, 3, 5, 9, 59, 30))
+    routine_service.update_routine(
+        BOARD, routine.id, UpdateRoutine(status=RoutineStatus.paused), utc(2026, 3, 5, 9, 59, 30)
+    )
     run_tick(utc(2026, 3, 5, 12, 30))
 
-    routine_service.update_routine(BOARD, routine.id, {"status": RoutineStatus.active}, utc(2026, 3, 5, 15, 20))
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 3, 5, 16))
+    routine_service.update_routine(
+        BOARD, routine.id, UpdateRoutine(status=RoutineStatus.active), utc(2026, 3, 5, 15, 20)
+    )
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 3, 5, 16))
     assert in_due_index(trigger)
     run_tick(utc(2026, 3, 5, 15, 21))
     assert schedules.runs(routine) == []
@@ -82,11 +87,11 @@ def test_reactivating_a_routine_recomputes_next_run_from_now_without_a_burst(sch
 
 def test_re_enabling_a_trigger_recomputes_next_run_from_now_without_a_burst(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 6, 9, 59), catch_up_policy=ENQUEUE)
-    trigger_service.update_trigger(BOARD, trigger.id, {"enabled": False}, utc(2026, 3, 6, 9, 59, 30))
+    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 6, 9, 59, 30))
     run_tick(utc(2026, 3, 6, 12, 30))
 
-    trigger_service.update_trigger(BOARD, trigger.id, {"enabled": True}, utc(2026, 3, 6, 15, 20))
-    assert schedules.stored(trigger).next_run_at == iso(utc(2026, 3, 6, 16))
+    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=True), utc(2026, 3, 6, 15, 20))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 3, 6, 16))
     assert in_due_index(trigger)
     run_tick(utc(2026, 3, 6, 15, 21))
     assert schedules.runs(routine) == []
@@ -97,7 +102,7 @@ def test_re_enabling_a_trigger_recomputes_next_run_from_now_without_a_burst(sche
 
 def test_a_trigger_disabled_between_the_index_and_the_read_fires_nothing(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 7, 9, 59))
-    trigger_service.update_trigger(BOARD, trigger.id, {"enabled": False}, utc(2026, 3, 7, 9, 59, 30))
+    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 7, 9, 59, 30))
     routines.set_due(trigger, RoutineStatus.active)  # the index still lists it, with the old nextRunAt
 
     run_tick(utc(2026, 3, 7, 10, 0, 30))

@@ -10,6 +10,7 @@ from chalicelib import runtime
 from chalicelib.domain.models import RoutineStatus
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.services import routines as routine_service
+from chalicelib.services.commands import UpdateRoutine
 from chalicelib.services.scheduler import default_pool, dispatch_all, tick
 from chalicelib.store import routines
 from chalicelib.store.directory import ISSUE_NUMBERS
@@ -48,7 +49,7 @@ def test_a_tick_queries_the_due_index_reads_by_key_and_writes_without_scanning(
     catching_up, _ = schedules.scheduled("0 * * * *", made_at, catch_up_policy=CatchUpPolicy.enqueue_missed_with_cap)
     stale, _ = schedules.scheduled("0 * * * *", made_at)
     paused, _ = schedules.scheduled("0 * * * *", made_at)
-    routine_service.update_routine(BOARD, paused.id, {"status": RoutineStatus.paused}, made_at)
+    routine_service.update_routine(BOARD, paused.id, UpdateRoutine(status=RoutineStatus.paused), made_at)
     operations.clear()
 
     with default_pool() as pool:
