@@ -11,9 +11,29 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from chalicelib.settings import SETTINGS
+
+
+class Metric(StrEnum):
+    """Every metric we emit: the alarms in routines/packaging.py watch these names."""
+
+    DUE_TRIGGERS = "DueTriggers"
+    TICK_LAG_SECONDS = "TickLagSeconds"
+    SLOTS_DROPPED = "SlotsDropped"
+    DISPATCH_ERRORS = "DispatchErrors"
+    TICK_DURATION_SECONDS = "TickDurationSeconds"
+    QUEUED_TRIGGERS = "QueuedTriggers"
+    DISPATCHED_TRIGGERS = "DispatchedTriggers"
+    RUNS_DISPATCHED = "RunsDispatched"
+    WEBHOOK_REJECTED = "WebhookRejected"
+
+    @property
+    def unit(self) -> str:
+        return "Seconds" if self.endswith("Seconds") else "Count"
+
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
@@ -39,7 +59,7 @@ def log_exception(message: str, **fields: Any) -> None:
     )
 
 
-def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
+def metrics(values: Mapping[Metric, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
     """Emits metrics as one EMF line (CloudWatch extracts them from the Lambda log, no API call)."""
     if not values or not SETTINGS.emit_metrics:
         return
@@ -51,19 +71,15 @@ def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = 
                 {
                     "Namespace": SETTINGS.metrics_namespace,
                     "Dimensions": [sorted(dims)],
-                    "Metrics": [{"Name": name, "Unit": _unit(name)} for name in values],
+                    "Metrics": [{"Name": str(metric), "Unit": metric.unit} for metric in values],
                 }
             ],
         },
         **dims,
-        **values,
+        **{str(metric): value for metric, value in values.items()},
         **{key: value for key, value in context.items() if value is not None},
     }
     print(json.dumps(document, default=str), file=sys.stderr, flush=True)
-
-
-def _unit(name: str) -> str:
-    return "Seconds" if name.endswith("Seconds") else "Count"
 
 
 def _now_ms() -> int:

@@ -16,7 +16,7 @@ from chalicelib import runtime
 from chalicelib.domain import errors
 from chalicelib.domain.media import parse_json
 from chalicelib.domain.models import Principal
-from chalicelib.observability import log, metrics
+from chalicelib.observability import Metric, log, metrics
 from chalicelib.services.auth import authenticate
 from chalicelib.settings import SETTINGS
 
@@ -187,4 +187,4 @@ def _record(
     )
     if error is not None and "publicId" in params:
         reason = getattr(error, "reason", None) or type(error).__name__
-        metrics({"WebhookRejected": 1}, {"Reason": reason})
+        metrics({Metric.WEBHOOK_REJECTED: 1}, {"Reason": reason})

@@ -80,5 +80,5 @@ def test_a_rejected_webhook_is_counted_by_reason(
 
 
 def test_metrics_stay_off_outside_lambda(capfd: pytest.CaptureFixture[str]) -> None:
-    observability.metrics({"DueTriggers": 3})
+    observability.metrics({observability.Metric.DUE_TRIGGERS: 3})
     assert "_aws" not in capfd.readouterr().err
