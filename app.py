@@ -7,10 +7,12 @@ from chalice import Chalice, Rate
 
 from chalicelib import runtime
 from chalicelib.api import directory_api, health_api, issues_api, routines_api
-from chalicelib.observability import Metric, log, metrics
+from chalicelib.observability import Metric, configure, log, metrics
 from chalicelib.queue import decode_batch, sqs_sender
 from chalicelib.services import scheduler
 from chalicelib.settings import SETTINGS
+
+configure(SETTINGS.log_level, SETTINGS.emit_metrics, SETTINGS.metrics_namespace)
 
 app = Chalice(app_name="routines")
 for blueprint in (health_api.bp, directory_api.bp, routines_api.bp, issues_api.bp):

@@ -1,7 +1,8 @@
 """Structured logs and CloudWatch metrics: one JSON line per event, metrics in Embedded Metric Format.
 
 Both go to stderr, which Lambda sends to CloudWatch Logs (where EMF lines become metrics) and which keeps a
-command's stdout for its own output. Metrics are written only in Lambda, or with ROUTINES_EMF=1.
+command's stdout for its own output. The composition root calls `configure` once; until then lines at INFO and
+above are written and metrics are not (the settings turn them on in Lambda, or with ROUTINES_EMF=1).
 
 Callers pass only fields they chose: no request body, header, key, secret or signature is ever logged.
 """
@@ -11,10 +12,9 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from chalicelib.settings import SETTINGS
 
 
 class Metric(StrEnum):
@@ -38,9 +38,25 @@ class Metric(StrEnum):
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
+@dataclass(frozen=True)
+class _Config:
+    level: int = _LEVELS["INFO"]
+    emit_metrics: bool = False
+    namespace: str = "Routines"
+
+
+_config = _Config()
+
+
+def configure(log_level: str, emit_metrics: bool, namespace: str) -> None:
+    """Sets the lowest level written (an unknown name means INFO), whether metrics are written, and their namespace."""
+    global _config
+    _config = _Config(_LEVELS.get(log_level.upper(), _LEVELS["INFO"]), emit_metrics, namespace)
+
+
 def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
     """One JSON line: `{"level", "message", "timestamp", ...fields}`."""
-    if _LEVELS.get(level, 20) < _LEVELS.get(SETTINGS.log_level.upper(), 20):
+    if _LEVELS.get(level, _LEVELS["INFO"]) < _config.level:
         return
     record = {"level": level, "message": message, "timestamp": _now_ms(), "service": "routines"}
     record.update({key: value for key, value in fields.items() if value is not None})
@@ -61,7 +77,7 @@ def log_exception(message: str, **fields: Any) -> None:
 
 def metrics(values: Mapping[Metric, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
     """Emits metrics as one EMF line (CloudWatch extracts them from the Lambda log, no API call)."""
-    if not values or not SETTINGS.emit_metrics:
+    if not values or not _config.emit_metrics:
         return
     dims = dict(dimensions or {})
     document: dict[str, Any] = {
@@ -69,7 +85,7 @@ def metrics(values: Mapping[Metric, float], dimensions: Mapping[str, str] | None
             "Timestamp": _now_ms(),
             "CloudWatchMetrics": [
                 {
-                    "Namespace": SETTINGS.metrics_namespace,
+                    "Namespace": _config.namespace,
                     "Dimensions": [sorted(dims)],
                     "Metrics": [{"Name": str(metric), "Unit": metric.unit} for metric in values],
                 }

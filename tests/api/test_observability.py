@@ -1,7 +1,7 @@
 """Structured logs carry ids, never secrets; metrics are EMF lines CloudWatch can read."""
 
 import json
-from dataclasses import replace
+from collections.abc import Iterator
 
 import pytest
 
@@ -9,6 +9,14 @@ from chalicelib import observability
 from chalicelib.domain.signing import sign_delivery
 from chalicelib.settings import SETTINGS
 from tests.support import World
+
+
+@pytest.fixture
+def emitting() -> Iterator[None]:
+    """Metrics on, as in Lambda; afterwards the configuration app.py makes from the settings."""
+    observability.configure(SETTINGS.log_level, emit_metrics=True, namespace="Routines/test")
+    yield
+    observability.configure(SETTINGS.log_level, SETTINGS.emit_metrics, SETTINGS.metrics_namespace)
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
@@ -49,10 +57,8 @@ def test_a_run_response_logs_its_run_id(world: World, capfd: pytest.CaptureFixtu
     assert any(line.get("runId") == run["id"] and line.get("status") == 202 for line in lines)
 
 
-def test_runs_are_counted_once_as_emf_metrics(
-    world: World, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(observability, "SETTINGS", replace(SETTINGS, emit_metrics=True))
+@pytest.mark.usefixtures("emitting")
+def test_runs_are_counted_once_as_emf_metrics(world: World, capfd: pytest.CaptureFixture[str]) -> None:
     routine = world.routine()
     for _ in range(3):  # the same key thrice: one dispatch, two retries that return it
         world.alpha.post(f"/routines/{routine['id']}/run", {"idempotencyKey": "once"})
@@ -62,15 +68,13 @@ def test_runs_are_counted_once_as_emf_metrics(
     assert len(dispatched) == 1
     (document,) = dispatched
     directive = document["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
-    assert directive["Namespace"] == SETTINGS.metrics_namespace
+    assert directive["Namespace"] == "Routines/test"
     assert directive["Dimensions"] == [["Source", "Status"]]
     assert (document["Source"], document["Status"], document["RunsDispatched"]) == ("manual", "issue_created", 1)
 
 
-def test_a_rejected_webhook_is_counted_by_reason(
-    world: World, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(observability, "SETTINGS", replace(SETTINGS, emit_metrics=True))
+@pytest.mark.usefixtures("emitting")
+def test_a_rejected_webhook_is_counted_by_reason(world: World, capfd: pytest.CaptureFixture[str]) -> None:
     routine = world.routine()
     public_id = world.trigger(routine["id"], kind="webhook")["trigger"]["publicId"]
     world.anonymous.post(f"/routine-triggers/public/{public_id}/fire", {}, headers={"Authorization": "Bearer no"})
@@ -82,3 +86,13 @@ def test_a_rejected_webhook_is_counted_by_reason(
 def test_metrics_stay_off_outside_lambda(capfd: pytest.CaptureFixture[str]) -> None:
     observability.metrics({observability.Metric.DUE_TRIGGERS: 3})
     assert "_aws" not in capfd.readouterr().err
+
+
+def test_lines_below_the_configured_level_are_not_written(capfd: pytest.CaptureFixture[str]) -> None:
+    observability.configure("warning", SETTINGS.emit_metrics, SETTINGS.metrics_namespace)
+    try:
+        observability.log("quiet", level="INFO")
+        observability.log("loud", level="WARNING")
+    finally:
+        observability.configure(SETTINGS.log_level, SETTINGS.emit_metrics, SETTINGS.metrics_namespace)
+    assert [line["message"] for line in _json_lines(capfd.readouterr().err)] == ["loud"]
