@@ -1,7 +1,6 @@
 """`routines dev`: DynamoDB Local, tables, demo data, the API and a tick thread, all stopped by Ctrl-C."""
 
 import json
-import logging
 import os
 import secrets
 import signal
@@ -15,7 +14,6 @@ from routines.local.dynamodb import DynamoDBLocal
 
 REGION = "us-east-1"
 TABLE_PREFIX = "routines-local"
-logger = logging.getLogger("routines.dev")
 
 
 @dataclass(frozen=True)
@@ -132,6 +130,7 @@ def _dynamodb_info(database: LocalDatabase) -> dict[str, str]:
 
 def _tick_forever(stop: threading.Event, seconds: float) -> None:
     from chalicelib import runtime
+    from chalicelib.observability import log_exception
     from chalicelib.services.scheduler import default_pool, tick
 
     with default_pool() as pool:
@@ -139,7 +138,7 @@ def _tick_forever(stop: threading.Event, seconds: float) -> None:
             try:
                 summary = tick(runtime.now(), runtime.new_id, pool, budget=10_000)
             except Exception:
-                logger.exception("tick failed")
+                log_exception("tick failed")
                 continue
             if summary.due:
                 print(f"tick: {json.dumps(summary.as_dict())}", flush=True)

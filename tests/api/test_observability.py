@@ -96,3 +96,25 @@ def test_lines_below_the_configured_level_are_not_written(capfd: pytest.CaptureF
     finally:
         observability.configure(SETTINGS.log_level, SETTINGS.emit_metrics, SETTINGS.metrics_namespace)
     assert [line["message"] for line in _json_lines(capfd.readouterr().err)] == ["loud"]
+
+
+def test_an_exception_is_logged_as_one_json_line_with_its_type_and_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    def fail() -> None:
+        raise LookupError("no such trigger")
+
+    try:
+        fail()
+    except LookupError:
+        observability.log_exception("tick failed", triggerId="t-1")
+
+    (line,) = capfd.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (record["level"], record["message"], record["error"], record["triggerId"]) == (
+        "ERROR",
+        "tick failed",
+        "LookupError",
+        "t-1",
+    )
+    assert "in fail" in record["traceback"] and "LookupError: no such trigger" in record["traceback"]
