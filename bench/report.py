@@ -287,15 +287,16 @@ together they took the CPU-time ratio from about 2.15 to about 1.9. The dataclas
 and dispatch functions need neither pydantic nor the API, so giving them an import path of their own (a second
 Chalice app module, or lazy blueprint registration) is what would reach it for them.""",
     "observability": """
-Decision (2026-12-01, from this run on the shared 2-core Xeon above): keep our own writer; powertools is not
-clearly better. Alone, its process starts slower (the ratios above: it imports `logging`, `jmespath`,
+Decision (2026-12-01, from this run on the shared 2-core machine above): keep our own writer; powertools is
+not clearly better. Alone, its process starts slower (the ratios above: it imports `logging`, `jmespath`,
 `typing_extensions` and its own package tree). Inside the app the gap nearly closes: in a separate experiment
-the same day (15 interleaved runs each), `import app` plus our setup took 219.5 ms and `import app` plus
-powertools' 220.8 ms (CPU 218.8 against 220.2 ms), because botocore already imports `logging` and the app
-`typing`, `dataclasses` and `enum`. So powertools saves no start-up time anywhere, costs some outside the app,
-and would be one more runtime dependency packaged into each Lambda. What it adds (the Lambda context in each
-line, debug sampling, `@log_metrics` flushing, a ColdStart metric) we do not use; our writer is about 60 lines,
-writes the same EMF document with the dimensions we choose per metric, and leaves one logging path.""",
+the same day on the same machine (15 interleaved runs each), `import app` plus our setup took 219.5 ms and
+`import app` plus powertools' 220.8 ms (CPU 218.8 against 220.2 ms), because botocore already imports
+`logging` and the app `typing`, `dataclasses` and `enum`. So powertools saves no start-up time anywhere,
+costs some outside the app, and would be one more runtime dependency packaged into each Lambda. What it adds
+(the Lambda context in each line, debug sampling, `@log_metrics` flushing, a ColdStart metric) we do not use;
+our writer is about 100 lines, writes the same EMF document with the dimensions we choose per metric, and
+leaves one logging path.""",
     "api": """
 Every route does more DynamoDB work than the trivial one (its requests per call are in the JSON line:
 authentication is one of them everywhere): creating a routine also checks the assignee and writes the routine,
