@@ -8,7 +8,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import runtime
 from chalicelib.api.blueprints import BLUEPRINTS, PREFIX
-from chalicelib.observability import log, metrics
+from chalicelib.observability import Metric, log, metrics
 from chalicelib.queue import decode_batch, sqs_sender
 from chalicelib.services import scheduler
 from chalicelib.settings import load_settings
@@ -45,12 +45,12 @@ def tick(event: Any) -> dict[str, object]:
     log("tick", summary=report)
     metrics(
         {
-            "DueTriggers": summary.due,
-            "TickLagSeconds": summary.lag_seconds,
-            "SlotsDropped": summary.dropped_slots,
-            "DispatchErrors": summary.errors,
-            "TickDurationSeconds": summary.duration_seconds,
-            "QueuedTriggers": summary.queued,
+            Metric.DUE_TRIGGERS: summary.due,
+            Metric.TICK_LAG_SECONDS: summary.lag_seconds,
+            Metric.SLOTS_DROPPED: summary.dropped_slots,
+            Metric.DISPATCH_ERRORS: summary.errors,
+            Metric.TICK_DURATION_SECONDS: summary.duration_seconds,
+            Metric.QUEUED_TRIGGERS: summary.queued,
         }
     )
     return report
@@ -64,7 +64,7 @@ def dispatch(event: Any) -> None:
         outcomes = scheduler.dispatch_all(ids, runtime.now(), runtime.new_id, _POOL)
         errors = sum(outcome.errors for outcome in outcomes)
         log("dispatch batch", triggers=len(ids), errors=errors)
-        metrics({"DispatchErrors": errors, "DispatchedTriggers": len(ids)})
+        metrics({Metric.DISPATCH_ERRORS: errors, Metric.DISPATCHED_TRIGGERS: len(ids)})
         if errors:
             # Let SQS redeliver the batch (and dead-letter it if it keeps failing); claims keep it exactly once.
             raise RuntimeError(f"{errors} of {len(ids)} triggers failed to dispatch")

@@ -1,9 +1,17 @@
-"""5. Cold start: a new interpreter importing the app, against one importing only botocore and chalice."""
+"""5. Cold start: a new interpreter importing the app, against one importing only botocore and chalice.
 
+Beside it, in the same interleaved rounds: a new interpreter that sets up our observability module and writes
+one log line and one metric, against one doing the same with aws-lambda-powertools' Logger and Metrics (when
+requirements-bench.txt is installed), and an empty interpreter, whose start both include.
+"""
+
+import importlib.metadata
+import importlib.util
 import resource
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +21,17 @@ from bench.stats import median, ratio, timed
 REPO = Path(__file__).resolve().parents[1]
 APP = "import app"
 BASELINE = "import botocore.session, chalice"
+EMPTY = "pass"
+OURS = (
+    "from chalicelib.observability import Metric, configure, log, metrics; configure('INFO', True, 'Routines'); "
+    "log('cold'); metrics({Metric.DUE_TRIGGERS: 1})"
+)
+POWERTOOLS = (
+    "from aws_lambda_powertools import Logger, Metrics; from aws_lambda_powertools.metrics import MetricUnit; "
+    "Logger(service='routines').info('cold'); metrics = Metrics(namespace='Routines', service='routines'); "
+    "metrics.add_metric(name='DueTriggers', unit=MetricUnit.Count, value=1); metrics.flush_metrics()"
+)
+Sample = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -21,26 +40,70 @@ class Sizes:
 
 
 def run(sizes: Sizes) -> dict[str, Any]:
-    for statement in (APP, BASELINE):
-        _python(statement)  # compile the .pyc files and fill the page cache first
-    app, baseline = [], []
-    for _ in range(sizes.runs):  # interleaved, so a busy moment slows both alike
-        app.append(_process(APP))
-        baseline.append(_process(BASELINE))
-    result = ratio(median([wall for wall, _ in app]), median([wall for wall, _ in baseline]))
+    samples = _interleaved([APP, BASELINE, EMPTY, OURS, *([POWERTOOLS] if has_powertools() else [])], sizes.runs)
+    app, baseline = samples[APP], samples[BASELINE]
+    result = ratio(_wall(app), _wall(baseline))
     return {
         "benchmark": "cold_start",
         "runs": sizes.runs,
         "app": APP,
         "baseline": BASELINE,
         "ratio": result,
-        "cpuTimeRatio": ratio(median([cpu for _, cpu in app]), median([cpu for _, cpu in baseline])),
+        "cpuTimeRatio": ratio(_cpu(app), _cpu(baseline)),
         "heaviestImports": heaviest_imports(APP),
+        "observability": observability_figures(samples),
         "targets": {"ratio<=1.3": result <= 1.3},
     }
 
 
-def _process(statement: str) -> tuple[float, float]:
+def has_powertools() -> bool:
+    return importlib.util.find_spec("aws_lambda_powertools") is not None
+
+
+def observability_figures(samples: dict[str, list[Sample]]) -> dict[str, Any]:
+    """Medians in ms, and how powertools compares with our writer: whole processes, and the cost each adds to
+    an empty interpreter's start (the part an import choice can change)."""
+    empty, ours = samples[EMPTY], samples[OURS]
+    figures: dict[str, Any] = {"ours": OURS, "emptyMs": _ms(_wall(empty)), "oursMs": _ms(_wall(ours))}
+    if POWERTOOLS not in samples:
+        return {**figures, "powertools": None}
+    powertools = samples[POWERTOOLS]
+    return {
+        **figures,
+        "powertools": POWERTOOLS,
+        "powertoolsVersion": importlib.metadata.version("aws-lambda-powertools"),
+        "powertoolsMs": _ms(_wall(powertools)),
+        "powertoolsToOursRatio": ratio(_wall(powertools), _wall(ours)),
+        "powertoolsToOursCpuRatio": ratio(_cpu(powertools), _cpu(ours)),
+        "addedOverEmptyRatio": ratio(_wall(powertools) - _wall(empty), max(_wall(ours) - _wall(empty), 1e-6)),
+        "powertoolsHeaviestImports": heaviest_imports(POWERTOOLS),
+    }
+
+
+def _interleaved(statements: Sequence[str], runs: int) -> dict[str, list[Sample]]:
+    """Each statement's samples, taken in rounds of one of each, so a busy moment slows them all alike."""
+    for statement in statements:
+        _python(statement)  # compile the .pyc files and fill the page cache first
+    samples: dict[str, list[Sample]] = {statement: [] for statement in statements}
+    for _ in range(runs):
+        for statement in statements:
+            samples[statement].append(_process(statement))
+    return samples
+
+
+def _wall(samples: Sequence[Sample]) -> float:
+    return median([wall for wall, _ in samples])
+
+
+def _cpu(samples: Sequence[Sample]) -> float:
+    return median([cpu for _, cpu in samples])
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _process(statement: str) -> Sample:
     """(wall seconds, CPU seconds) of one interpreter running `statement`; CPU time ignores busy neighbours."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = timed(lambda: _python(statement))
@@ -61,6 +124,8 @@ def heaviest_imports(statement: str, top: int = 8, runs: int = 3) -> dict[str, f
     fastest: dict[str, int] = {}
     for _ in range(runs):
         for line in _python(statement, "-X", "importtime").splitlines()[1:]:
+            if not line.startswith("import time:"):
+                continue  # the statement's own stderr, such as our log line
             self_micros, _, name = line.removeprefix("import time:").split("|")
             fastest[name.strip()] = min(int(self_micros), fastest.get(name.strip(), sys.maxsize))
     own: Counter[str] = Counter()

@@ -1,7 +1,8 @@
 """Structured logs and CloudWatch metrics: one JSON line per event, metrics in Embedded Metric Format.
 
 Both go to stderr, which Lambda sends to CloudWatch Logs (where EMF lines become metrics) and which keeps a
-command's stdout for its own output. Metrics are written only in Lambda, or with ROUTINES_EMF=1.
+command's stdout for its own output. The composition root calls `configure` once; until then lines at INFO and
+above are written and metrics are not (the settings turn them on in Lambda, or with ROUTINES_EMF=1).
 
 Callers pass only fields they chose: no request body, header, key, secret or signature is ever logged.
 """
@@ -17,17 +18,21 @@ from typing import Any
 
 
 class Metric(StrEnum):
-    """Every metric the code emits (the alarms and the dashboard name them from here)."""
+    """Every metric we emit: the alarms in routines/packaging.py watch these names."""
 
-    DueTriggers = "DueTriggers"
-    TickLagSeconds = "TickLagSeconds"
-    SlotsDropped = "SlotsDropped"
-    DispatchErrors = "DispatchErrors"
-    TickDurationSeconds = "TickDurationSeconds"
-    QueuedTriggers = "QueuedTriggers"
-    DispatchedTriggers = "DispatchedTriggers"
-    RunsDispatched = "RunsDispatched"
-    WebhookRejected = "WebhookRejected"
+    DUE_TRIGGERS = "DueTriggers"
+    TICK_LAG_SECONDS = "TickLagSeconds"
+    SLOTS_DROPPED = "SlotsDropped"
+    DISPATCH_ERRORS = "DispatchErrors"
+    TICK_DURATION_SECONDS = "TickDurationSeconds"
+    QUEUED_TRIGGERS = "QueuedTriggers"
+    DISPATCHED_TRIGGERS = "DispatchedTriggers"
+    RUNS_DISPATCHED = "RunsDispatched"
+    WEBHOOK_REJECTED = "WebhookRejected"
+
+    @property
+    def unit(self) -> str:
+        return "Seconds" if self.endswith("Seconds") else "Count"
 
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
@@ -35,21 +40,23 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 @dataclass(frozen=True)
 class _Config:
-    log_level: str = "INFO"
+    level: int = _LEVELS["INFO"]
     emit_metrics: bool = False
     namespace: str = "Routines"
 
 
-_CONFIG = [_Config()]
+_config = _Config()
 
 
 def configure(log_level: str, emit_metrics: bool, namespace: str) -> None:
-    _CONFIG[0] = _Config(log_level.upper(), emit_metrics, namespace)
+    """Sets the lowest level written (an unknown name means INFO), whether metrics are written, and their namespace."""
+    global _config
+    _config = _Config(_LEVELS.get(log_level.upper(), _LEVELS["INFO"]), emit_metrics, namespace)
 
 
 def log(message: str, *, level: str = "INFO", **fields: Any) -> None:
     """One JSON line: `{"level", "message", "timestamp", ...fields}`."""
-    if _LEVELS.get(level, 20) < _LEVELS.get(_CONFIG[0].log_level, 20):
+    if _LEVELS.get(level, _LEVELS["INFO"]) < _config.level:
         return
     record = {"level": level, "message": message, "timestamp": _now_ms(), "service": "routines"}
     record.update({key: value for key, value in fields.items() if value is not None})
@@ -68,9 +75,9 @@ def log_exception(message: str, **fields: Any) -> None:
     )
 
 
-def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
+def metrics(values: Mapping[Metric, float], dimensions: Mapping[str, str] | None = None, **context: Any) -> None:
     """Emits metrics as one EMF line (CloudWatch extracts them from the Lambda log, no API call)."""
-    if not values or not _CONFIG[0].emit_metrics:
+    if not values or not _config.emit_metrics:
         return
     dims = dict(dimensions or {})
     document: dict[str, Any] = {
@@ -78,21 +85,17 @@ def metrics(values: Mapping[str, float], dimensions: Mapping[str, str] | None = 
             "Timestamp": _now_ms(),
             "CloudWatchMetrics": [
                 {
-                    "Namespace": _CONFIG[0].namespace,
+                    "Namespace": _config.namespace,
                     "Dimensions": [sorted(dims)],
-                    "Metrics": [{"Name": name, "Unit": _unit(name)} for name in values],
+                    "Metrics": [{"Name": str(metric), "Unit": metric.unit} for metric in values],
                 }
             ],
         },
         **dims,
-        **values,
+        **{str(metric): value for metric, value in values.items()},
         **{key: value for key, value in context.items() if value is not None},
     }
     print(json.dumps(document, default=str), file=sys.stderr, flush=True)
-
-
-def _unit(name: str) -> str:
-    return "Seconds" if name.endswith("Seconds") else "Count"
 
 
 def _now_ms() -> int:

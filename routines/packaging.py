@@ -242,6 +242,8 @@ class Alarm:
 
 def alarms(stage: Stage) -> dict[str, Alarm]:
     """What an operator is paged for (README: Runbook)."""
+    from chalicelib.observability import Metric
+
     return {
         "TickErrorsAlarm": Alarm(
             "tick-errors",
@@ -259,7 +261,7 @@ def alarms(stage: Stage) -> dict[str, Alarm]:
             "tick-lag",
             f"A due trigger waited over {TICK_LAG_LIMIT_SECONDS} s, or the tick reported nothing (not running).",
             stage.metrics_namespace,
-            "TickLagSeconds",
+            Metric.TICK_LAG_SECONDS,
             "Maximum",
             TICK_LAG_LIMIT_SECONDS,
             period=60,
@@ -272,7 +274,7 @@ def alarms(stage: Stage) -> dict[str, Alarm]:
             "dispatch-errors",
             "Triggers failed to dispatch, in the tick or the dispatcher: their logs name the triggers.",
             stage.metrics_namespace,
-            "DispatchErrors",
+            Metric.DISPATCH_ERRORS,
             "Sum",
             1,
         ),

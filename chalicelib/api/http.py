@@ -304,4 +304,4 @@ def _record(
     )
     if error is not None and "publicId" in params:
         reason = getattr(error, "reason", None) or type(error).__name__
-        metrics({Metric.WebhookRejected: 1}, {"Reason": reason})
+        metrics({Metric.WEBHOOK_REJECTED: 1}, {"Reason": reason})

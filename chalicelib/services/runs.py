@@ -23,7 +23,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.policies import decide_overlap, trigger_result
 from chalicelib.domain.schedule import DroppedSlots
 from chalicelib.domain.timefmt import to_iso
-from chalicelib.observability import metrics
+from chalicelib.observability import Metric, metrics
 from chalicelib.services.auth import require_manage
 from chalicelib.services.commands import RunRoutine
 from chalicelib.services.routines import check_assignable
@@ -156,7 +156,7 @@ def _write(routine: Routine, run: Run, firing: Firing, new_id: IdFactory) -> Run
 
 def _counted(run: Run) -> Run:
     """Counts a newly written run (an earlier run returned for a retry is not a new dispatch)."""
-    metrics({"RunsDispatched": 1}, {"Source": run.source, "Status": run.status})
+    metrics({Metric.RUNS_DISPATCHED: 1}, {"Source": run.source, "Status": run.status})
     return run
 
 

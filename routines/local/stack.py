@@ -1,7 +1,6 @@
 """`routines dev`: DynamoDB Local, tables, demo data, the API and a tick thread, all stopped by Ctrl-C."""
 
 import json
-import logging
 import secrets
 import signal
 import socket
@@ -11,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import runtime
+from chalicelib.observability import log_exception
 from chalicelib.settings import Settings
 from routines.local.dynamodb import DynamoDBLocal
 
 REGION = "us-east-1"
 TABLE_PREFIX = "routines-local"
-logger = logging.getLogger("routines.dev")
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def _tick_forever(stop: threading.Event, seconds: float) -> None:
             try:
                 summary = tick(runtime.now(), runtime.new_id, pool, budget=10_000)
             except Exception:
-                logger.exception("tick failed")
+                log_exception("tick failed")
                 continue
             if summary.due:
                 print(f"tick: {json.dumps(summary.as_dict())}", flush=True)

@@ -12,11 +12,12 @@ from tests.support import World
 
 @pytest.fixture
 def emitting() -> Iterator[None]:
-    """Metrics on, as in Lambda, for one test."""
-    settings = runtime.settings()
-    observability.configure(settings.log_level, True, settings.metrics_namespace)
+    """Metrics on, as in Lambda; afterwards the configuration app.py makes from the settings."""
+    observability.configure(runtime.settings().log_level, emit_metrics=True, namespace="Routines/test")
     yield
-    observability.configure(settings.log_level, settings.emit_metrics, settings.metrics_namespace)
+    observability.configure(
+        runtime.settings().log_level, runtime.settings().emit_metrics, runtime.settings().metrics_namespace
+    )
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
@@ -68,7 +69,7 @@ def test_runs_are_counted_once_as_emf_metrics(world: World, capfd: pytest.Captur
     assert len(dispatched) == 1
     (document,) = dispatched
     directive = document["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
-    assert directive["Namespace"] == runtime.settings().metrics_namespace
+    assert directive["Namespace"] == "Routines/test"
     assert directive["Dimensions"] == [["Source", "Status"]]
     assert (document["Source"], document["Status"], document["RunsDispatched"]) == ("manual", "issue_created", 1)
 
@@ -84,5 +85,39 @@ def test_a_rejected_webhook_is_counted_by_reason(world: World, capfd: pytest.Cap
 
 
 def test_metrics_stay_off_outside_lambda(capfd: pytest.CaptureFixture[str]) -> None:
-    observability.metrics({"DueTriggers": 3})
+    observability.metrics({observability.Metric.DUE_TRIGGERS: 3})
     assert "_aws" not in capfd.readouterr().err
+
+
+def test_lines_below_the_configured_level_are_not_written(capfd: pytest.CaptureFixture[str]) -> None:
+    observability.configure("warning", False, "Routines")
+    try:
+        observability.log("quiet", level="INFO")
+        observability.log("loud", level="WARNING")
+    finally:
+        observability.configure(
+            runtime.settings().log_level, runtime.settings().emit_metrics, runtime.settings().metrics_namespace
+        )
+    assert [line["message"] for line in _json_lines(capfd.readouterr().err)] == ["loud"]
+
+
+def test_an_exception_is_logged_as_one_json_line_with_its_type_and_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    def fail() -> None:
+        raise LookupError("no such trigger")
+
+    try:
+        fail()
+    except LookupError:
+        observability.log_exception("tick failed", triggerId="t-1")
+
+    (line,) = capfd.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (record["level"], record["message"], record["error"], record["triggerId"]) == (
+        "ERROR",
+        "tick failed",
+        "LookupError",
+        "t-1",
+    )
+    assert "in fail" in record["traceback"] and "LookupError: no such trigger" in record["traceback"]

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from bench import machine, suite
+from bench import cold_start, machine, suite
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,23 @@ def test_cron_cold_start_and_api_report_ratios(results: dict[str, dict[str, Any]
     assert results["api_latency"]["webhookFireP50Ratio"] > 0
 
 
+def test_cold_start_times_our_observability_beside_an_empty_interpreter(results: dict[str, dict[str, Any]]) -> None:
+    figures = results["cold_start"]["observability"]
+    assert figures["oursMs"] > 0 and figures["emptyMs"] > 0
+
+
+@pytest.mark.skipif(not cold_start.has_powertools(), reason="requirements-bench.txt is not installed")
+def test_cold_start_compares_our_observability_with_powertools(results: dict[str, dict[str, Any]]) -> None:
+    figures = results["cold_start"]["observability"]
+    assert figures["powertoolsToOursRatio"] > 0 and figures["addedOverEmptyRatio"] > 0
+    assert "aws_lambda_powertools" in figures["powertoolsHeaviestImports"]
+
+
 def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     from bench import report
 
     path = report.write(list(results.values()), machine.describe(), machine.load(), 1.0, tmp_path)
-    assert "## 1. Tick cost vs stored triggers" in path.read_text()
+    text = path.read_text()
+    assert "## 1. Tick cost vs stored triggers" in text
+    assert "### Logging and metrics: our writer or aws-lambda-powertools" in text
     assert (tmp_path / "tick_cost.png").stat().st_size > 0

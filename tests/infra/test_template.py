@@ -11,6 +11,7 @@ import pytest
 from pynamodb.attributes import Attribute
 from pynamodb.models import Model
 
+from chalicelib.observability import Metric
 from chalicelib.store.tables import ALL_TABLES, TTL_ATTRIBUTES
 from routines.packaging import API, DISPATCH, ROLES, TICK, Stage, merge_template, table_id, tables
 
@@ -194,6 +195,13 @@ def test_each_alarm_watches_its_metric_and_notifies_the_topic(
     assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
     assert properties["Dimensions"][:1] == ([dimension] if dimension else [])
     assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_every_alarm_on_our_namespace_watches_a_metric_we_emit(prod: dict[str, Any]) -> None:
+    alarms = [resource["Properties"] for resource in prod.values() if resource.get("Type") == "AWS::CloudWatch::Alarm"]
+    ours = [alarm["MetricName"] for alarm in alarms if alarm["Namespace"] == Stage("prod", ROOT).metrics_namespace]
+    assert ours, "no alarm watches our namespace"
+    assert [name for name in ours if name not in {metric.value for metric in Metric}] == []
 
 
 def test_tick_lag_alarms_past_five_minutes_and_when_the_tick_is_silent(prod: dict[str, Any]) -> None:
