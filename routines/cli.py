@@ -2,22 +2,39 @@
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from chalicelib import runtime
+from chalicelib.domain.cron import describe, next_fire_after, parse_schedule
+from chalicelib.domain.errors import DomainError, Invalid
+from chalicelib.domain.models import OPERATOR
+from chalicelib.domain.signing import sign_delivery
+from chalicelib.domain.timefmt import from_iso, to_iso
+from chalicelib.services import directory
+from chalicelib.services.scheduler import default_pool, tick
+from chalicelib.settings import load_settings
 from routines import packaging
+from routines.local.stack import attach, run_dev
 
 DEFAULT_DATA_DIR = Path(".routines")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    result = args.handler(args)
+    try:
+        result = args.handler(args)
+    except DomainError as error:  # an unknown id, a bad cron expression: the message says which
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 
@@ -51,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("--after", type=_instant, help="list fire times after this ISO-8601 instant (default: now)")
     cron.set_defaults(handler=_cron)
 
+    _add_webhook(commands)
+    _add_admin(commands)
+    packaging.add_command(commands)
+    return parser
+
+
+def _add_webhook(commands: Any) -> None:
     webhook = commands.add_parser("webhook", help="send signed webhook deliveries (for testing triggers)")
     webhook_commands = webhook.add_subparsers(required=True, metavar="ACTION")
     fire = webhook_commands.add_parser("fire", help="sign and send one delivery, print the response")
@@ -61,15 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     fire.add_argument("--idempotency-key", help="Idempotency-Key header")
     fire.set_defaults(handler=_webhook_fire)
 
-    _add_admin(commands)
-    packaging.add_command(commands)
-    return parser
-
 
 def _instant(text: str) -> datetime:
     """An ISO-8601 instant; without an offset it is UTC."""
-    from chalicelib.domain.timefmt import from_iso
-
     try:
         return from_iso(text)
     except ValueError:
@@ -107,19 +125,11 @@ def _add_admin(commands: Any) -> None:
 
 
 def _dev(args: argparse.Namespace) -> None:
-    from routines.local.stack import run_dev
-
     run_dev(args.host, args.port, args.data_dir, None if args.no_tick else args.tick_seconds)
 
 
 def _connect(data_dir: Path | None) -> None:
     """Points the process at the local stack, unless the environment names real tables."""
-    import os
-
-    from chalicelib import runtime
-    from chalicelib.settings import load_settings
-    from routines.local.stack import attach
-
     if data_dir is None and os.environ.get("ROUTINES_TABLE_PREFIX"):
         runtime.configure(load_settings(os.environ))
     else:
@@ -128,10 +138,6 @@ def _connect(data_dir: Path | None) -> None:
 
 def _tick(args: argparse.Namespace) -> None:
     _connect(args.data_dir)
-    from chalicelib import runtime
-    from chalicelib.domain.timefmt import to_iso
-    from chalicelib.services.scheduler import default_pool, tick
-
     now = args.now or runtime.now()
     with default_pool() as pool:
         summary = tick(now, runtime.new_id, pool, budget=1_000_000)
@@ -139,9 +145,6 @@ def _tick(args: argparse.Namespace) -> None:
 
 
 def _cron(args: argparse.Namespace) -> int:
-    from chalicelib.domain.cron import describe, next_fire_after, parse_schedule
-    from chalicelib.domain.errors import Invalid
-
     try:
         schedule = parse_schedule(args.expression, args.tz)
     except Invalid as exc:
@@ -160,15 +163,11 @@ def _cron(args: argparse.Namespace) -> int:
     return 0
 
 
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
+def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
 def _webhook_fire(args: argparse.Namespace) -> int:
-    from chalicelib.domain.signing import sign_delivery
-
     body = args.data.encode()
     headers = {"Content-Type": "application/json"}
     if args.hmac:
@@ -191,47 +190,56 @@ def _webhook_fire(args: argparse.Namespace) -> int:
 
 def _admin(args: argparse.Namespace) -> None:
     _connect(args.data_dir)
-    from chalicelib import runtime
-    from chalicelib.domain.models import OPERATOR, Principal
-    from chalicelib.domain.timefmt import to_iso
-    from chalicelib.services import auth, directory
-    from chalicelib.store import directory as store
+    _print(_ADMIN[args.action](args, runtime.now()))
 
-    now = runtime.now()
-    if args.action == "create-company":
-        company = directory.create_company(OPERATOR, args.name, args.issue_prefix, now, runtime.new_id)
-        _print({"id": company.id, "name": company.name, "issuePrefix": company.issue_prefix})
-    elif args.action == "create-agent":
-        found = store.get_company(args.company_id)
-        if found is None:
-            raise SystemExit(f"No company {args.company_id}")
-        agent = directory.create_agent(found, args.name, args.role, now, runtime.new_id)
-        _print({"id": agent.id, "companyId": agent.company_id, "name": agent.name})
-    elif args.action == "create-key":
-        agent = directory.find_agent(args.agent_id)
-        principal = Principal.for_agent(agent.id, agent.company_id)
-        _print({"agentId": agent.id, "token": auth.issue_key(principal, args.label, to_iso(now))})
-    elif args.action == "create-board-key":
-        companies = frozenset(args.company) if args.company else None
-        _print(
-            {
-                "companies": sorted(companies) if companies else "all",
-                "token": directory.create_board_key(companies, args.label, now),
-            }
-        )
-    else:
-        _print(
-            [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "issuePrefix": c.issue_prefix,
-                    "agents": [{"id": a.id, "name": a.name, "status": a.status} for a in store.list_agents(c.id)],
-                    "projects": [{"id": p.id, "name": p.name} for p in store.list_projects(c.id)],
-                }
-                for c in store.list_companies(None)
-            ]
-        )
+
+def _create_company(args: argparse.Namespace, now: datetime) -> Any:
+    company = directory.create_company(OPERATOR, args.name, args.issue_prefix, now, runtime.new_id)
+    return {"id": company.id, "name": company.name, "issuePrefix": company.issue_prefix}
+
+
+def _create_agent(args: argparse.Namespace, now: datetime) -> Any:
+    company = directory.get_company(OPERATOR, args.company_id)
+    agent = directory.create_agent(company, args.name, args.role, now, runtime.new_id)
+    return {"id": agent.id, "companyId": agent.company_id, "name": agent.name}
+
+
+def _create_key(args: argparse.Namespace, now: datetime) -> Any:
+    agent, key = directory.create_agent_key(OPERATOR, args.agent_id, args.label, now)
+    return {"agentId": agent.id, "token": key}
+
+
+def _create_board_key(args: argparse.Namespace, now: datetime) -> Any:
+    companies = frozenset(args.company) if args.company else None
+    token = directory.create_board_key(companies, args.label, now)
+    return {"companies": sorted(companies) if companies else "all", "token": token}
+
+
+def _list(args: argparse.Namespace, now: datetime) -> Any:
+    return [
+        {
+            "id": company.id,
+            "name": company.name,
+            "issuePrefix": company.issue_prefix,
+            "agents": [
+                {"id": agent.id, "name": agent.name, "status": agent.status}
+                for agent in directory.list_agents(OPERATOR, company.id)
+            ],
+            "projects": [
+                {"id": project.id, "name": project.name} for project in directory.list_projects(OPERATOR, company.id)
+            ],
+        }
+        for company in directory.list_companies(OPERATOR)
+    ]
+
+
+_ADMIN: dict[str, Callable[[argparse.Namespace, datetime], Any]] = {
+    "create-company": _create_company,
+    "create-agent": _create_agent,
+    "create-key": _create_key,
+    "create-board-key": _create_board_key,
+    "list": _list,
+}
 
 
 def _print(value: Any) -> None:

@@ -50,9 +50,3 @@ def require_manage(principal: Principal, routine: Routine) -> None:
     require_company(principal, routine.company_id)
     if principal.is_agent and routine.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only manage routines assigned to themselves")
-
-
-def require_assign(principal: Principal, assignee_agent_id: str | None) -> None:
-    """Agents can assign routines only to themselves."""
-    if principal.is_agent and assignee_agent_id != principal.agent_id:
-        raise Forbidden("Agents can only assign routines to themselves")

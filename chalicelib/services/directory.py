@@ -61,13 +61,13 @@ def board_company(principal: Principal, company_id: str) -> Company:
 def create_agent(company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory) -> Agent:
     stamp = to_iso(now)
     agent = Agent(new_id(), company.id, name, AgentStatus.active, role, stamp, stamp)
-    directory.put_agent(agent)
+    directory.put_member(agent)
     return agent
 
 
 def find_agent(agent_id: str) -> Agent:
     company_id = directory.owner_of(agent_id) if is_id(agent_id) else None
-    agent = directory.get_agent(company_id, agent_id) if company_id else None
+    agent = directory.get_member(Agent, company_id, agent_id) if company_id else None
     if agent is None:
         raise NotFound("Agent not found")
     return agent
@@ -98,24 +98,24 @@ def create_board_key(company_ids: frozenset[str] | None, label: str | None, now:
 
 
 def list_agents(principal: Principal, company_id: str) -> list[Agent]:
-    return directory.list_agents(get_company(principal, company_id).id)
+    return directory.list_members(Agent, get_company(principal, company_id).id)
 
 
 def create_project(company: Company, name: str, description: str | None, now: datetime, new_id: IdFactory) -> Project:
     project = Project(new_id(), company.id, name, description, None, to_iso(now))
-    directory.put_project(project)
+    directory.put_member(project)
     return project
 
 
 def list_projects(principal: Principal, company_id: str) -> list[Project]:
-    return directory.list_projects(get_company(principal, company_id).id)
+    return directory.list_members(Project, get_company(principal, company_id).id)
 
 
 def create_goal(company: Company, title: str, description: str | None, now: datetime, new_id: IdFactory) -> Goal:
     goal = Goal(new_id(), company.id, title, description, to_iso(now))
-    directory.put_goal(goal)
+    directory.put_member(goal)
     return goal
 
 
 def list_goals(principal: Principal, company_id: str) -> list[Goal]:
-    return directory.list_goals(get_company(principal, company_id).id)
+    return directory.list_members(Goal, get_company(principal, company_id).id)

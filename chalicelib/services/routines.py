@@ -1,6 +1,5 @@
 """Routines: create, change, read; the lifecycle active ⇄ paused → archived."""
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -8,8 +7,11 @@ from datetime import datetime
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import (
+    Agent,
+    Goal,
     Issue,
     Principal,
+    Project,
     Routine,
     RoutineStatus,
     Run,
@@ -115,9 +117,9 @@ def check_references(routine: Routine, changed: frozenset[str]) -> None:
     """The project, goal, parent issue and assignee the caller named must exist in the routine's company."""
     company_id = routine.company_id
     if "project_id" in changed and routine.project_id:
-        _check_directory_ref(company_id, routine.project_id, directory.get_project, "Project")
+        _check_directory_ref(Project, company_id, routine.project_id)
     if "goal_id" in changed and routine.goal_id:
-        _check_directory_ref(company_id, routine.goal_id, directory.get_goal, "Goal")
+        _check_directory_ref(Goal, company_id, routine.goal_id)
     if "parent_issue_id" in changed and routine.parent_issue_id:
         parent = issues.get_issue(routine.parent_issue_id)
         if parent is None:
@@ -128,16 +130,16 @@ def check_references(routine: Routine, changed: frozenset[str]) -> None:
         check_assignable(company_id, routine.assignee_agent_id)
 
 
-def _check_directory_ref(company_id: str, entity_id: str, get: Callable[[str, str], object | None], noun: str) -> None:
-    if get(company_id, entity_id) is not None:
+def _check_directory_ref(kind: type[Project | Goal], company_id: str, entity_id: str) -> None:
+    if directory.get_member(kind, company_id, entity_id) is not None:
         return
     if directory.owner_of(entity_id) not in (None, company_id):
-        raise Invalid(f"{noun} must belong to same company")
-    raise NotFound(f"{noun} not found")
+        raise Invalid(f"{kind.__name__} must belong to same company")
+    raise NotFound(f"{kind.__name__} not found")
 
 
 def check_assignable(company_id: str, agent_id: str) -> None:
-    agent = directory.get_agent(company_id, agent_id)
+    agent = directory.get_member(Agent, company_id, agent_id)
     problem = assignee_problem(agent, company_id, None if agent else directory.owner_of(agent_id))
     if problem:
         raise problem

@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Iterable
+from typing import TypeVar
 
 from pynamodb.exceptions import UpdateError
 
@@ -14,46 +15,33 @@ from chalicelib.domain.models import (
     Project,
 )
 from chalicelib.store.errors import is_condition_failure
-from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem
+from chalicelib.store.mapping import from_item, to_item
+from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem, read
 from chalicelib.store.tx import Tx
 
 COMPANY = "COMPANY"
+Member = TypeVar("Member", bound=Agent | Project | Goal)
+_KIND = {Agent: "AGENT", Project: "PROJECT", Goal: "GOAL"}
 
 
-def _sk(kind: str, entity_id: str) -> str:
-    return f"{kind}#{entity_id}"
-
-
-def _with_ref(tx: Tx, entity_id: str, company_id: str) -> None:
-    """Records which company owns an id, so an id alone finds its item with a consistent read."""
-    ref = ClaimItem(f"ref#{entity_id}", targetId=entity_id, companyId=company_id)
-    tx.put("ref", ref, ClaimItem.key.does_not_exist())
+def _sk(cls: type, entity_id: str) -> str:
+    return f"{_KIND[cls]}#{entity_id}"
 
 
 def owner_of(entity_id: str) -> str | None:
     """The company that owns an agent, project or goal id."""
-    try:
-        return ClaimItem.get(f"ref#{entity_id}", consistent_read=True).companyId
-    except ClaimItem.DoesNotExist:
-        return None
+    ref = read(ClaimItem, f"ref#{entity_id}")
+    return ref.companyId if ref else None
 
 
 def put_company(company: Company) -> None:
-    DirectoryItem(
-        company.id,
-        COMPANY,
-        name=company.name,
-        issuePrefix=company.issue_prefix,
-        issueCounter=0,
-        createdAt=company.created_at,
-    ).save(DirectoryItem.companyId.does_not_exist())
+    item = to_item(DirectoryItem, company, companyId=company.id, sk=COMPANY, issueCounter=0)
+    item.save(DirectoryItem.companyId.does_not_exist())
 
 
 def get_company(company_id: str) -> Company | None:
-    try:
-        return _company(DirectoryItem.get(company_id, COMPANY, consistent_read=True))
-    except DirectoryItem.DoesNotExist:
-        return None
+    item = read(DirectoryItem, company_id, COMPANY)
+    return _company(item) if item else None
 
 
 def list_companies(company_ids: frozenset[str] | None) -> list[Company]:
@@ -66,134 +54,38 @@ def list_companies(company_ids: frozenset[str] | None) -> list[Company]:
 
 
 def _company(item: DirectoryItem) -> Company:
-    return Company(item.companyId, item.name or "", item.issuePrefix or "", item.createdAt)
+    return from_item(Company, item, id=item.companyId)
 
 
-def put_agent(agent: Agent) -> None:
+def put_member(member: Agent | Project | Goal) -> None:
+    """Creates an agent, project or goal with the `ref#` item that finds its company from its id alone."""
     tx = Tx()
-    tx.put(
-        "agent",
-        DirectoryItem(
-            agent.company_id,
-            _sk("AGENT", agent.id),
-            name=agent.name,
-            status=agent.status,
-            role=agent.role,
-            createdAt=agent.created_at,
-            updatedAt=agent.updated_at,
-        ),
-    )
-    _with_ref(tx, agent.id, agent.company_id)
+    tx.put("member", to_item(DirectoryItem, member, sk=_sk(type(member), member.id)), DirectoryItem.sk.does_not_exist())
+    ref = ClaimItem(f"ref#{member.id}", targetId=member.id, companyId=member.company_id)
+    tx.put("ref", ref, ClaimItem.key.does_not_exist())
     tx.commit()
 
 
-def get_agent(company_id: str, agent_id: str) -> Agent | None:
-    try:
-        return _agent(DirectoryItem.get(company_id, _sk("AGENT", agent_id), consistent_read=True))
-    except DirectoryItem.DoesNotExist:
-        return None
+def get_member(cls: type[Member], company_id: str, entity_id: str) -> Member | None:
+    """The company's agent, project or goal with this id."""
+    item = read(DirectoryItem, company_id, _sk(cls, entity_id))
+    return _member(cls, item) if item else None
 
 
-def list_agents(company_id: str) -> list[Agent]:
-    items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith("AGENT#"))
-    return sorted((_agent(item) for item in items), key=lambda a: a.created_at)
+def list_members(cls: type[Member], company_id: str) -> list[Member]:
+    """The company's agents, projects or goals, oldest first."""
+    items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith(f"{_KIND[cls]}#"))
+    return sorted((_member(cls, item) for item in items), key=lambda member: member.created_at)
+
+
+def _member(cls: type[Member], item: DirectoryItem) -> Member:
+    return from_item(cls, item, id=item.sk.split("#", 1)[1])
 
 
 def set_agent_status(agent: Agent, status: AgentStatus, now: str) -> Agent:
-    item = DirectoryItem(agent.company_id, _sk("AGENT", agent.id))
+    item = DirectoryItem(agent.company_id, _sk(Agent, agent.id))
     item.update([DirectoryItem.status.set(status), DirectoryItem.updatedAt.set(now)])
-    return _agent(item)
-
-
-def _agent(item: DirectoryItem) -> Agent:
-    agent_id = item.sk.split("#", 1)[1]
-    return Agent(
-        agent_id,
-        item.companyId,
-        item.name or "",
-        AgentStatus(item.status),
-        item.role,
-        item.createdAt,
-        item.updatedAt or item.createdAt,
-    )
-
-
-def put_project(project: Project) -> None:
-    tx = Tx()
-    tx.put(
-        "project",
-        DirectoryItem(
-            project.company_id,
-            _sk("PROJECT", project.id),
-            name=project.name,
-            description=project.description,
-            pausedAt=project.paused_at,
-            createdAt=project.created_at,
-        ),
-    )
-    _with_ref(tx, project.id, project.company_id)
-    tx.commit()
-
-
-def get_project(company_id: str, project_id: str) -> Project | None:
-    try:
-        item = DirectoryItem.get(company_id, _sk("PROJECT", project_id), consistent_read=True)
-    except DirectoryItem.DoesNotExist:
-        return None
-    return Project(
-        project_id,
-        company_id,
-        item.name or "",
-        item.description,
-        item.pausedAt,
-        item.createdAt,
-    )
-
-
-def list_projects(company_id: str) -> list[Project]:
-    items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith("PROJECT#"))
-    projects = [
-        Project(
-            i.sk.split("#", 1)[1],
-            company_id,
-            i.name or "",
-            i.description,
-            i.pausedAt,
-            i.createdAt,
-        )
-        for i in items
-    ]
-    return sorted(projects, key=lambda p: p.created_at)
-
-
-def put_goal(goal: Goal) -> None:
-    tx = Tx()
-    tx.put(
-        "goal",
-        DirectoryItem(
-            goal.company_id,
-            _sk("GOAL", goal.id),
-            title=goal.title,
-            description=goal.description,
-            createdAt=goal.created_at,
-        ),
-    )
-    _with_ref(tx, goal.id, goal.company_id)
-    tx.commit()
-
-
-def get_goal(company_id: str, goal_id: str) -> Goal | None:
-    try:
-        item = DirectoryItem.get(company_id, _sk("GOAL", goal_id), consistent_read=True)
-    except DirectoryItem.DoesNotExist:
-        return None
-    return Goal(goal_id, company_id, item.title or "", item.description, item.createdAt)
-
-
-def list_goals(company_id: str) -> list[Goal]:
-    items = DirectoryItem.query(company_id, DirectoryItem.sk.startswith("GOAL#"))
-    goals = [Goal(i.sk.split("#", 1)[1], company_id, i.title or "", i.description, i.createdAt) for i in items]
-    return sorted(goals, key=lambda g: g.created_at)
+    return _member(Agent, item)
 
 
 class IssueNumbers:
@@ -248,11 +140,8 @@ def put_api_key(key_hash: str, prefix: str, principal: Principal, label: str | N
 
 def get_principal(key_hash: str) -> Principal | None:
     """The principal of a live (not revoked) key."""
-    try:
-        item = ApiKeyItem.get(key_hash, consistent_read=True)
-    except ApiKeyItem.DoesNotExist:
-        return None
-    if item.revokedAt:
+    item = read(ApiKeyItem, key_hash)
+    if item is None or item.revokedAt:
         return None
     if item.kind == "agent":
         return Principal.for_agent(item.agentId or "", item.companyId or "", key_hash)

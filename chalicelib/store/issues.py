@@ -5,7 +5,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import Issue, IssueStatus, OpenIssue, RunStatus
 from chalicelib.store.mapping import from_item, to_item, update_actions
-from chalicelib.store.tables import IssueItem, RoutineItem, RunItem
+from chalicelib.store.tables import IssueItem, RoutineItem, RunItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -14,10 +14,8 @@ class IssueChanged(Exception):
 
 
 def get_issue(issue_id: str) -> Issue | None:
-    try:
-        return _issue(IssueItem.get(issue_id, consistent_read=True))
-    except IssueItem.DoesNotExist:
-        return None
+    item = read(IssueItem, issue_id)
+    return _issue(item) if item else None
 
 
 def list_issues(

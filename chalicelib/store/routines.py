@@ -13,7 +13,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, to_item, update_actions
-from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem
+from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -22,10 +22,8 @@ class StaleRoutine(Exception):
 
 
 def get_routine(routine_id: str) -> Routine | None:
-    try:
-        return _routine(RoutineItem.get(routine_id, consistent_read=True))
-    except RoutineItem.DoesNotExist:
-        return None
+    item = read(RoutineItem, routine_id)
+    return _routine(item) if item else None
 
 
 def get_routines(routine_ids: set[str]) -> dict[str, Routine]:
@@ -94,10 +92,8 @@ def is_due_candidate(trigger: Trigger, routine_status: RoutineStatus) -> bool:
 
 
 def get_trigger(trigger_id: str) -> Trigger | None:
-    try:
-        return _trigger(TriggerItem.get(trigger_id, consistent_read=True))
-    except TriggerItem.DoesNotExist:
-        return None
+    item = read(TriggerItem, trigger_id)
+    return _trigger(item) if item else None
 
 
 def get_triggers(trigger_ids: list[str]) -> dict[str, Trigger]:
@@ -111,10 +107,8 @@ def list_triggers(routine_id: str) -> list[Trigger]:
 
 
 def trigger_id_for_public_id(public_id: str) -> str | None:
-    try:
-        return ClaimItem.get(f"public#{public_id}", consistent_read=True).targetId
-    except ClaimItem.DoesNotExist:
-        return None
+    lookup = read(ClaimItem, f"public#{public_id}")
+    return lookup.targetId if lookup else None
 
 
 def put_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:

@@ -25,6 +25,7 @@ from chalicelib.store.tables import (
     RoutineItem,
     RunItem,
     TriggerItem,
+    read,
 )
 from chalicelib.store.tx import Tx, TxCancelled, TxContended
 
@@ -204,17 +205,13 @@ def _raise_for(failed: set[str], claims: tuple[Claim, ...]) -> None:
 
 
 def run_id_of_claim(key: str) -> str | None:
-    try:
-        return ClaimItem.get(key, consistent_read=True).runId
-    except ClaimItem.DoesNotExist:
-        return None
+    claim = read(ClaimItem, key)
+    return claim.runId if claim else None
 
 
 def get_run(routine_id: str, run_id: str) -> Run | None:
-    try:
-        return _run(RunItem.get(routine_id, run_id, consistent_read=True))
-    except RunItem.DoesNotExist:
-        return None
+    item = read(RunItem, routine_id, run_id)
+    return _run(item) if item else None
 
 
 def list_runs(routine_id: str, limit: int) -> list[Run]:

@@ -5,6 +5,7 @@ Importing this module binds nothing: `bind(settings)` (called by `runtime.config
 """
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -20,6 +21,7 @@ from chalicelib.settings import Settings
 from chalicelib.store.retries import SEND_RETRIES
 
 UNBOUND = "unbound"
+M = TypeVar("M", bound=Model)
 
 
 class _TableMeta:
@@ -263,6 +265,14 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ClaimItem,
 )
 TTL_ATTRIBUTES: dict[type[Model], str] = {ClaimItem: "expiresAt"}
+
+
+def read(model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
+    """One item by its key, read consistently (an index may lag; this may not), or None."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=True)
+    except model.DoesNotExist:
+        return None
 
 
 @dataclass(frozen=True)
