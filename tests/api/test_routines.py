@@ -360,28 +360,6 @@ def test_a_routine_never_run_has_no_runs_and_no_active_issue(world: World) -> No
     assert (detail["triggers"], detail["recentRuns"], detail["activeIssue"]) == ([], [], None)
 
 
-@pytest.mark.parametrize(
-    "routine_id",
-    [UNKNOWN_ID, "abc", "01900000-0000-7000-8000-00000000000", "01900000_0000_7000_8000_000000000000", "%20", "null"],
-)
-@pytest.mark.parametrize(
-    ("method", "suffix", "body"),
-    [
-        ("GET", "", None),
-        ("PATCH", "", {"title": "x"}),
-        ("GET", "/runs", None),
-        ("POST", "/run", {}),
-        ("POST", "/triggers", {"kind": "api"}),
-    ],
-)
-def test_an_unknown_or_malformed_routine_id_is_404(
-    world: World, routine_id: str, method: str, suffix: str, body: Any
-) -> None:
-    response = world.board.request(method, f"/routines/{routine_id}{suffix}", body)
-    assert response.status_code == 404
-    assert response.json() == {"error": "Routine not found"}
-
-
 # Run history
 
 
