@@ -12,6 +12,12 @@ from chalicelib.services import auth, directory
 SESSION = requests.Session()
 
 
+def json_of(response: requests.Response, status: int = 200) -> Any:
+    """The JSON body of a response that must have `status` (failing with its text otherwise)."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
 @dataclass
 class Client:
     """Calls the API with one key (or none)."""
@@ -62,14 +68,10 @@ class World:
             "projectId": self.project_id,
             **fields,
         }
-        response = (client or self.board).post(f"/companies/{self.company_id}/routines", body)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
+        return dict(json_of((client or self.board).post(f"/companies/{self.company_id}/routines", body), 201))
 
     def trigger(self, routine_id: str, **fields: Any) -> dict[str, Any]:
-        response = self.board.post(f"/routines/{routine_id}/triggers", fields)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
+        return dict(json_of(self.board.post(f"/routines/{routine_id}/triggers", fields), 201))
 
 
 def build_world(base: str, name: str = "Acme") -> World:

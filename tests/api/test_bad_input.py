@@ -11,7 +11,17 @@ from chalicelib.services import directory
 from tests.support import SESSION, Client, World
 
 UNKNOWN_ID = "01900000-0000-7000-8000-000000000000"
-MALFORMED_IDS = ["abc", UNKNOWN_ID.upper(), UNKNOWN_ID[:-1], UNKNOWN_ID.replace("-", ""), "%20", "a" * 3000]
+MALFORMED_IDS = [
+    "abc",
+    "null",
+    "%20",
+    "a" * 3000,
+    UNKNOWN_ID.upper(),
+    UNKNOWN_ID[:-1],
+    UNKNOWN_ID[:-1] + "g",
+    UNKNOWN_ID.replace("-", ""),
+    UNKNOWN_ID.replace("-", "_"),
+]
 MiB = 1024 * 1024
 
 
@@ -102,31 +112,30 @@ NOT_JSON = [b"{", b"{'title': 'x'}", b"title=x", b"\xff\xfe", b'{"title": "x"} t
 NOT_OBJECTS = [b"[]", b'[{"title": "x"}]', b'"text"', b"42", b"true", b"null"]
 
 
+def _refusals(world: World, name: str, payloads: list[bytes], status: int) -> list[tuple[bytes, dict[str, Any]]]:
+    """Sends each payload to the target, checks each is refused with `status` and writes nothing; returns the bodies."""
+    target = TARGETS[name]
+    before = target.state(world)
+    return [(data, _assert_refused(world, target, before, status, _send(world, target, data))) for data in payloads]
+
+
 @pytest.mark.parametrize("name", TARGETS)
 def test_a_body_that_is_not_json_is_400(furnished: World, name: str) -> None:
-    target = TARGETS[name]
-    before = target.state(furnished)
-    for data in NOT_JSON:
-        body = _assert_refused(furnished, target, before, 400, _send(furnished, target, data))
+    for data, body in _refusals(furnished, name, NOT_JSON, 400):
         assert body == {"error": "Request body is not valid JSON"}, data
 
 
 @pytest.mark.parametrize("name", TARGETS)
 def test_a_json_body_that_is_not_an_object_is_400(furnished: World, name: str) -> None:
-    target = TARGETS[name]
-    before = target.state(furnished)
-    for data in NOT_OBJECTS:
-        body = _assert_refused(furnished, target, before, 400, _send(furnished, target, data))
+    for data, body in _refusals(furnished, name, NOT_OBJECTS, 400):
         assert body["error"] == "Validation error", data
         assert isinstance(body["details"], list)
 
 
 @pytest.mark.parametrize("name", TARGETS)
 def test_a_body_over_1_mib_is_413(furnished: World, name: str) -> None:
-    target = TARGETS[name]
-    before = target.state(furnished)
     padded = b'{"padding": "' + b"x" * MiB + b'"}'
-    _assert_refused(furnished, target, before, 413, _send(furnished, target, padded))
+    _refusals(furnished, name, [padded], 413)
 
 
 @pytest.mark.parametrize("name", TARGETS)
@@ -232,6 +241,13 @@ ID_ROUTES = [
     ("POST", "/routine-triggers/{}/rotate-secret", {}),
 ]
 
+NOT_FOUND = {
+    "companies": "Company not found",
+    "agents": "Agent not found",
+    "routines": "Routine not found",
+    "routine-triggers": "Routine trigger not found",
+}
+
 
 @pytest.mark.parametrize("entity_id", [UNKNOWN_ID, *MALFORMED_IDS], ids=lambda i: i[:40])
 @pytest.mark.parametrize(("method", "path", "body"), ID_ROUTES, ids=[f"{m} {p}" for m, p, _ in ID_ROUTES])
@@ -240,7 +256,7 @@ def test_an_unknown_or_malformed_id_is_404(
 ) -> None:
     response = root.request(method, path.format(entity_id), body)
     assert response.status_code == 404, response.text
-    assert response.json()["error"].endswith("not found")
+    assert response.json() == {"error": NOT_FOUND[path.split("/")[1]]}
 
 
 @pytest.mark.parametrize("public_id", ["0" * 24, "abc", "0" * 25, "G" * 24])

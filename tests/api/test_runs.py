@@ -6,39 +6,29 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import World
+from tests.support import World, json_of
 
 OPEN_STATUSES = ("backlog", "todo", "in_progress", "in_review", "blocked")
 
 
 def fire(world: World, routine_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = world.board.post(f"/routines/{routine_id}/run", body or {})
-    assert response.status_code == 202, response.text
-    return dict(response.json())
+    return dict(json_of(world.board.post(f"/routines/{routine_id}/run", body or {}), 202))
 
 
 def runs_of(world: World, routine_id: str) -> list[dict[str, Any]]:
-    response = world.board.get(f"/routines/{routine_id}/runs", params={"limit": 200})
-    assert response.status_code == 200, response.text
-    return list(response.json())
+    return list(json_of(world.board.get(f"/routines/{routine_id}/runs", params={"limit": 200})))
 
 
 def issues_of(world: World, routine_id: str) -> list[dict[str, Any]]:
-    response = world.board.get(f"/companies/{world.company_id}/issues", params={"originId": routine_id})
-    assert response.status_code == 200, response.text
-    return list(response.json())
+    return list(json_of(world.board.get(f"/companies/{world.company_id}/issues", params={"originId": routine_id})))
 
 
 def set_issue_status(world: World, issue_id: str, status: str) -> dict[str, Any]:
-    response = world.board.patch(f"/issues/{issue_id}", {"status": status})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return dict(json_of(world.board.patch(f"/issues/{issue_id}", {"status": status})))
 
 
 def detail(world: World, routine_id: str) -> dict[str, Any]:
-    response = world.board.get(f"/routines/{routine_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return dict(json_of(world.board.get(f"/routines/{routine_id}")))
 
 
 def issue_prefix(world: World) -> str:
@@ -233,15 +223,19 @@ def test_nulls_are_the_same_as_leaving_fields_out(world: World) -> None:
     )
 
 
+def assert_run_refused(world: World, routine_id: str, trigger_id: str, status: int, error: str) -> None:
+    """A run naming this trigger is refused with `status` and `error`, and the routine records no run."""
+    response = world.board.post(f"/routines/{routine_id}/run", {"triggerId": trigger_id})
+    assert response.status_code == status, response.text
+    assert response.json() == {"error": error}
+    assert runs_of(world, routine_id) == []
+
+
 def test_a_trigger_of_another_routine_is_forbidden(world: World) -> None:
     routine, other = world.routine(), world.routine()
     foreign = world.trigger(other["id"], kind="api")["trigger"]
 
-    response = world.board.post(f"/routines/{routine['id']}/run", {"triggerId": foreign["id"]})
-
-    assert response.status_code == 403, response.text
-    assert response.json() == {"error": "Trigger does not belong to routine"}
-    assert runs_of(world, routine["id"]) == []
+    assert_run_refused(world, routine["id"], foreign["id"], 403, "Trigger does not belong to routine")
     assert runs_of(world, other["id"]) == []
 
 
@@ -249,11 +243,7 @@ def test_a_disabled_trigger_cannot_be_named_by_a_run(world: World) -> None:
     routine = world.routine()
     trigger = world.trigger(routine["id"], kind="api", enabled=False)["trigger"]
 
-    response = world.board.post(f"/routines/{routine['id']}/run", {"triggerId": trigger["id"]})
-
-    assert response.status_code == 409, response.text
-    assert response.json() == {"error": "Routine trigger is not active"}
-    assert runs_of(world, routine["id"]) == []
+    assert_run_refused(world, routine["id"], trigger["id"], 409, "Routine trigger is not active")
     assert issues_of(world, routine["id"]) == []
 
 

@@ -3,6 +3,7 @@
 import http.client
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -169,7 +170,24 @@ def test_a_delivery_respects_the_concurrency_policy(world: World) -> None:
 # --- rejected deliveries: documented 4xx, nothing written ------------------------------------------
 
 
-def bearer_cases(hook: Hook) -> dict[str, tuple[int, requests.Response]]:
+Cases = dict[str, tuple[int, requests.Response]]
+
+
+def assert_refused_without_a_write(hook: Hook, deliver_cases: Callable[[Hook], Cases]) -> None:
+    """Each case gets its status and a documented error body, and all of them together write nothing."""
+    before = hook.state()
+
+    results = deliver_cases(hook)
+
+    assert {name: response.status_code for name, (_, response) in results.items()} == {
+        name: status for name, (status, _) in results.items()
+    }
+    assert {name for name, (status, r) in results.items() if status == 401 and r.json() != UNAUTHORIZED} == set()
+    assert {name for name, (_, r) in results.items() if set(r.json()) - {"error", "details"}} == set()
+    assert hook.state() == before
+
+
+def bearer_cases(hook: Hook) -> Cases:
     other_secret = "0" * 48
     return {
         "missing authorization": (401, hook.deliver()),
@@ -198,20 +216,11 @@ def bearer_cases(hook: Hook) -> dict[str, tuple[int, requests.Response]]:
 
 
 def test_bad_bearer_deliveries_get_their_status_and_write_nothing(bearer_hook: Hook) -> None:
-    before = bearer_hook.state()
-
-    results = bearer_cases(bearer_hook)
-
-    assert {name: response.status_code for name, (_, response) in results.items()} == {
-        name: status for name, (status, _) in results.items()
-    }
-    assert {name for name, (status, r) in results.items() if status == 401 and r.json() != UNAUTHORIZED} == set()
-    assert {name for name, (_, r) in results.items() if set(r.json()) - {"error", "details"}} == set()
-    assert bearer_hook.state() == before
+    assert_refused_without_a_write(bearer_hook, bearer_cases)
     assert bearer_hook.bearer().status_code == 202
 
 
-def hmac_cases(hook: Hook) -> dict[str, tuple[int, requests.Response]]:
+def hmac_cases(hook: Hook) -> Cases:
     now = int(time.time())
     body = b'{"a": 1}'
     good = sign_delivery(hook.secret, body, now)
@@ -242,16 +251,7 @@ def hmac_cases(hook: Hook) -> dict[str, tuple[int, requests.Response]]:
 
 
 def test_bad_hmac_deliveries_get_their_status_and_write_nothing(hmac_hook: Hook) -> None:
-    before = hmac_hook.state()
-
-    results = hmac_cases(hmac_hook)
-
-    assert {name: response.status_code for name, (_, response) in results.items()} == {
-        name: status for name, (status, _) in results.items()
-    }
-    assert {name for name, (status, r) in results.items() if status == 401 and r.json() != UNAUTHORIZED} == set()
-    assert {name for name, (_, r) in results.items() if set(r.json()) - {"error", "details"}} == set()
-    assert hmac_hook.state() == before
+    assert_refused_without_a_write(hmac_hook, hmac_cases)
     assert hmac_hook.signed(b'{"a": 1}').status_code == 202
 
 

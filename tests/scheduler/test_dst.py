@@ -45,18 +45,6 @@ def drive(schedules: Schedules, triggers: list[tuple[Routine, Trigger]], until: 
         pytest.param(NEW_YORK, "30 1 * * *", utc(2026, 10, 30, 12), utc(2026, 11, 2, 12),
                      [iso(utc(2026, 10, 31, 5, 30)), iso(utc(2026, 11, 1, 5, 30)), iso(utc(2026, 11, 2, 6, 30))],
                      id="New York autumn: the repeated 01:30 fires once"),
-        pytest.param(AMSTERDAM, HOURLY, utc(2026, 3, 28, 22, 30), utc(2026, 3, 29, 4),
-                     every_hour(utc(2026, 3, 28, 23), utc(2026, 3, 29, 4)),
-                     id="Amsterdam spring: hourly follows real time"),
-        pytest.param(NEW_YORK, HOURLY, utc(2026, 3, 8, 4, 30), utc(2026, 3, 8, 10),
-                     every_hour(utc(2026, 3, 8, 5), utc(2026, 3, 8, 10)),
-                     id="New York spring: hourly follows real time"),
-        pytest.param(AMSTERDAM, HOURLY, utc(2026, 10, 24, 21, 30), utc(2026, 10, 25, 3),
-                     every_hour(utc(2026, 10, 24, 22), utc(2026, 10, 25, 3)),
-                     id="Amsterdam autumn: hourly fires in both 02:00 hours"),
-        pytest.param(NEW_YORK, HOURLY, utc(2026, 11, 1, 3, 30), utc(2026, 11, 1, 8),
-                     every_hour(utc(2026, 11, 1, 4), utc(2026, 11, 1, 8)),
-                     id="New York autumn: hourly fires in both 01:00 hours"),
     ],
 )  # fmt: skip
 def test_a_tick_at_every_slot_fires_each_slot_of_a_clock_change_once(
@@ -67,6 +55,25 @@ def test_a_tick_at_every_slot_fires_each_slot_of_a_clock_change_once(
     [fired] = drive(schedules, [made], until)
 
     assert fired == expected
+
+
+@pytest.mark.parametrize(
+    ("tz", "first", "last"),
+    [
+        pytest.param(AMSTERDAM, utc(2026, 3, 28, 23), utc(2026, 3, 29, 4), id="Amsterdam spring"),
+        pytest.param(NEW_YORK, utc(2026, 3, 8, 5), utc(2026, 3, 8, 10), id="New York spring"),
+        pytest.param(AMSTERDAM, utc(2026, 10, 24, 22), utc(2026, 10, 25, 3), id="Amsterdam autumn: both 02:00 hours"),
+        pytest.param(NEW_YORK, utc(2026, 11, 1, 4), utc(2026, 11, 1, 8), id="New York autumn: both 01:00 hours"),
+    ],
+)
+def test_an_hourly_schedule_ticked_at_every_slot_follows_real_time_through_a_clock_change(
+    schedules: Schedules, tz: str, first: datetime, last: datetime
+) -> None:
+    made = schedules.scheduled(HOURLY, first - timedelta(minutes=30), tz)
+
+    [fired] = drive(schedules, [made], last)
+
+    assert fired == every_hour(first, last)
 
 
 def test_a_tick_every_minute_through_the_repeated_hour_fires_the_fixed_times_once(schedules: Schedules) -> None:

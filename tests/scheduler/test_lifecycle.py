@@ -1,11 +1,12 @@
 """Paused, archived and disabled: nothing fires and the trigger leaves the `due` index; coming back never bursts."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 
 from chalicelib import runtime
-from chalicelib.domain.models import RoutineStatus, Trigger
+from chalicelib.domain.models import Routine, RoutineStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
@@ -66,38 +67,37 @@ def test_a_stale_index_entry_costs_a_read_and_is_removed(schedules: Schedules, s
     assert not in_due_index(trigger)
 
 
-def test_reactivating_a_routine_recomputes_next_run_from_now_without_a_burst(schedules: Schedules) -> None:
-    routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 5, 9, 59), catch_up_policy=ENQUEUE)
-    routine_service.update_routine(
-        BOARD, routine.id, UpdateRoutine(status=RoutineStatus.paused), utc(2026, 3, 5, 9, 59, 30)
-    )
-    run_tick(utc(2026, 3, 5, 12, 30))
+def switch_routine(routine: Routine, trigger: Trigger, on: bool, now: datetime) -> None:
+    status = RoutineStatus.active if on else RoutineStatus.paused
+    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), now)
 
-    routine_service.update_routine(
-        BOARD, routine.id, UpdateRoutine(status=RoutineStatus.active), utc(2026, 3, 5, 15, 20)
-    )
-    assert schedules.next_run_at(trigger) == iso(utc(2026, 3, 5, 16))
+
+def switch_trigger(routine: Routine, trigger: Trigger, on: bool, now: datetime) -> None:
+    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=on), now)
+
+
+@pytest.mark.parametrize(
+    ("switch", "day"),
+    [
+        pytest.param(switch_routine, 5, id="reactivating a routine"),
+        pytest.param(switch_trigger, 6, id="re-enabling a trigger"),
+    ],
+)
+def test_switching_back_on_recomputes_next_run_from_now_without_a_burst(
+    schedules: Schedules, switch: Callable[[Routine, Trigger, bool, datetime], None], day: int
+) -> None:
+    routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, day, 9, 59), catch_up_policy=ENQUEUE)
+    switch(routine, trigger, False, utc(2026, 3, day, 9, 59, 30))
+    run_tick(utc(2026, 3, day, 12, 30))
+
+    switch(routine, trigger, True, utc(2026, 3, day, 15, 20))
+    assert schedules.next_run_at(trigger) == iso(utc(2026, 3, day, 16))
     assert in_due_index(trigger)
-    run_tick(utc(2026, 3, 5, 15, 21))
+    run_tick(utc(2026, 3, day, 15, 21))
     assert schedules.runs(routine) == []
 
-    run_tick(utc(2026, 3, 5, 16, 0, 10))
-    assert [run.scheduled_for for run in schedules.runs(routine)] == [iso(utc(2026, 3, 5, 16))]
-
-
-def test_re_enabling_a_trigger_recomputes_next_run_from_now_without_a_burst(schedules: Schedules) -> None:
-    routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 6, 9, 59), catch_up_policy=ENQUEUE)
-    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 6, 9, 59, 30))
-    run_tick(utc(2026, 3, 6, 12, 30))
-
-    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=True), utc(2026, 3, 6, 15, 20))
-    assert schedules.next_run_at(trigger) == iso(utc(2026, 3, 6, 16))
-    assert in_due_index(trigger)
-    run_tick(utc(2026, 3, 6, 15, 21))
-    assert schedules.runs(routine) == []
-
-    run_tick(utc(2026, 3, 6, 16, 0, 10))
-    assert [run.scheduled_for for run in schedules.runs(routine)] == [iso(utc(2026, 3, 6, 16))]
+    run_tick(utc(2026, 3, day, 16, 0, 10))
+    assert [run.scheduled_for for run in schedules.runs(routine)] == [iso(utc(2026, 3, day, 16))]
 
 
 def test_a_trigger_disabled_between_the_index_and_the_read_fires_nothing(schedules: Schedules) -> None:

@@ -51,11 +51,32 @@ def warm(world: World) -> World:
     return world
 
 
-def test_a_manual_run_is_one_read_and_one_transaction(warm: World, requests_sent: list[tuple[str, str | None]]) -> None:
-    routine = warm.routine()
+@pytest.mark.parametrize(
+    ("fields", "fired_before", "status"),
+    [
+        pytest.param({}, 0, RunStatus.issue_created, id="a manual run"),
+        pytest.param({}, 1, RunStatus.coalesced, id="a coalesced run"),
+        pytest.param(
+            {"concurrencyPolicy": "always_enqueue"},
+            1,
+            RunStatus.issue_created,
+            id="an always-enqueue run beside open issues",
+        ),
+    ],
+)
+def test_a_run_is_one_read_and_one_transaction(
+    warm: World,
+    requests_sent: list[tuple[str, str | None]],
+    fields: dict[str, str],
+    fired_before: int,
+    status: RunStatus,
+) -> None:
+    routine = warm.routine(**fields)
+    for _ in range(fired_before):
+        fire(routine["id"])
     requests_sent.clear()
 
-    assert fire(routine["id"]) == RunStatus.issue_created
+    assert fire(routine["id"]) == status
 
     assert requests_sent == [("GetItem", table("routines")), ("TransactWriteItems", None)]
 
@@ -74,27 +95,3 @@ def test_a_run_on_a_trigger_adds_only_the_trigger_read(
         ("GetItem", table("triggers")),
         ("TransactWriteItems", None),
     ]
-
-
-def test_a_coalesced_run_is_one_read_and_one_transaction(
-    warm: World, requests_sent: list[tuple[str, str | None]]
-) -> None:
-    routine = warm.routine()
-    fire(routine["id"])
-    requests_sent.clear()
-
-    assert fire(routine["id"]) == RunStatus.coalesced
-
-    assert requests_sent == [("GetItem", table("routines")), ("TransactWriteItems", None)]
-
-
-def test_an_always_enqueue_run_beside_open_issues_is_one_read_and_one_transaction(
-    warm: World, requests_sent: list[tuple[str, str | None]]
-) -> None:
-    routine = warm.routine(concurrencyPolicy="always_enqueue")
-    fire(routine["id"])
-    requests_sent.clear()
-
-    assert fire(routine["id"]) == RunStatus.issue_created
-
-    assert requests_sent == [("GetItem", table("routines")), ("TransactWriteItems", None)]

@@ -1,6 +1,7 @@
 """A cancelled transaction names the item whose condition failed, whatever order pynamodb sends the items in."""
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -24,22 +25,37 @@ def cancelled_labels(tx: Tx) -> set[str]:
     return cancelled.value.failed
 
 
-def test_a_failed_update_is_named_although_the_check_and_the_put_after_it_are_sent_first() -> None:
+ADD: dict[str, Callable[[Tx, ClaimItem], None]] = {
+    "update": lambda tx, item: tx.update("update", item, [ClaimItem.runId.set("x")], ClaimItem.key.exists()),
+    "put": lambda tx, item: tx.put("put", item, ClaimItem.key.does_not_exist()),
+    "delete": lambda tx, item: tx.delete("delete", item, ClaimItem.key.exists()),
+    "check": lambda tx, item: tx.check("check", item, ClaimItem.key.exists()),
+}
+
+
+@pytest.mark.parametrize(
+    ("items", "failed"),
+    [
+        pytest.param(
+            [("update", absent_claim), ("put", absent_claim), ("check", stored_claim)],
+            {"update"},
+            id="a failed update is named although the check and the put after it are sent first",
+        ),
+        pytest.param(
+            [("update", stored_claim), ("delete", stored_claim), ("check", absent_claim)],
+            {"check"},
+            id="a failed check is named although it was added last",
+        ),
+    ],
+)
+def test_a_cancelled_transaction_names_the_item_whose_condition_failed(
+    items: list[tuple[str, Callable[[], ClaimItem]]], failed: set[str]
+) -> None:
     tx = Tx()
-    tx.update("update", absent_claim(), [ClaimItem.runId.set("x")], ClaimItem.key.exists())
-    tx.put("put", absent_claim(), ClaimItem.key.does_not_exist())
-    tx.check("check", stored_claim(), ClaimItem.key.exists())
+    for label, claim in items:
+        ADD[label](tx, claim())
 
-    assert cancelled_labels(tx) == {"update"}
-
-
-def test_a_failed_check_is_named_although_it_was_added_last() -> None:
-    tx = Tx()
-    tx.update("update", stored_claim(), [ClaimItem.runId.set("x")], ClaimItem.key.exists())
-    tx.delete("delete", stored_claim(), ClaimItem.key.exists())
-    tx.check("check", absent_claim(), ClaimItem.key.exists())
-
-    assert cancelled_labels(tx) == {"check"}
+    assert cancelled_labels(tx) == failed
 
 
 def test_a_committed_transaction_writes_every_item() -> None:

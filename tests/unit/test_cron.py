@@ -111,9 +111,8 @@ def test_next_fire_more_than_five_years_away_is_none() -> None:
     assert next_fire_after(parse_schedule("0 0 * 2 MON#5", "UTC"), utc(2026, 1, 1)) is None
 
 
-@pytest.mark.parametrize(
-    ("expression", "tz", "after", "until", "expected"),
-    [
+CLOCK_CHANGES = {
+    "a nonexistent local time fires once after the gap": [
         ("30 2 * * *", NEW_YORK, utc(2026, 3, 7, 12), utc(2026, 3, 9, 12), [
             utc(2026, 3, 8, 7), utc(2026, 3, 9, 6, 30),
         ]),
@@ -127,16 +126,7 @@ def test_next_fire_more_than_five_years_away_is_none() -> None:
             utc(2026, 3, 29, 1),
         ]),
     ],
-)  # fmt: skip
-def test_nonexistent_local_time_fires_once_after_the_gap(
-    expression: str, tz: str, after: datetime, until: datetime, expected: list[datetime]
-) -> None:
-    assert fires_between(expression, tz, after, until) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "tz", "after", "until", "expected"),
-    [
+    "a repeated local time fires once at its first occurrence": [
         ("30 1 * * *", NEW_YORK, utc(2026, 10, 31, 12), utc(2026, 11, 2, 12), [
             utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30),
         ]),
@@ -147,22 +137,7 @@ def test_nonexistent_local_time_fires_once_after_the_gap(
             utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30),
         ]),
     ],
-)  # fmt: skip
-def test_repeated_local_time_fires_once_at_its_first_occurrence(
-    expression: str, tz: str, after: datetime, until: datetime, expected: list[datetime]
-) -> None:
-    assert fires_between(expression, tz, after, until) == expected
-
-
-def test_repeated_local_time_does_not_fire_again_when_asked_during_the_repeat() -> None:
-    # 06:10Z is 01:10 EST, inside the second 01:00-02:00 of the night.
-    fire = next_fire_after(parse_schedule("30 1 * * *", NEW_YORK), utc(2026, 11, 1, 6, 10))
-    assert fire == utc(2026, 11, 2, 6, 30)
-
-
-@pytest.mark.parametrize(
-    ("expression", "tz", "after", "until", "expected"),
-    [
+    "a wildcard hour follows real time": [
         ("0 * * * *", NEW_YORK, utc(2026, 11, 1, 4), utc(2026, 11, 1, 8), [
             utc(2026, 11, 1, 5), utc(2026, 11, 1, 6), utc(2026, 11, 1, 7), utc(2026, 11, 1, 8),
         ]),
@@ -182,11 +157,27 @@ def test_repeated_local_time_does_not_fire_again_when_asked_during_the_repeat() 
             utc(2026, 11, 1, 5), utc(2026, 11, 1, 6), utc(2026, 11, 1, 8),
         ]),
     ],
-)  # fmt: skip
-def test_wildcard_hour_follows_real_time(
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("expression", "tz", "after", "until", "expected"),
+    [
+        pytest.param(*case, id=f"{rule}: {case[0]} in {case[1]} from {case[2]:%Y-%m-%d %H:%M}")
+        for rule, cases in CLOCK_CHANGES.items()
+        for case in cases
+    ],
+)
+def test_fire_times_across_a_clock_change_follow_the_dst_rule(
     expression: str, tz: str, after: datetime, until: datetime, expected: list[datetime]
 ) -> None:
     assert fires_between(expression, tz, after, until) == expected
+
+
+def test_repeated_local_time_does_not_fire_again_when_asked_during_the_repeat() -> None:
+    # 06:10Z is 01:10 EST, inside the second 01:00-02:00 of the night.
+    fire = next_fire_after(parse_schedule("30 1 * * *", NEW_YORK), utc(2026, 11, 1, 6, 10))
+    assert fire == utc(2026, 11, 2, 6, 30)
 
 
 def test_every_fifteen_minutes_fires_every_real_quarter_hour_on_fall_back_night() -> None:

@@ -60,32 +60,31 @@ def test_an_active_or_paused_agent_of_the_company_may_be_assigned(status: AgentS
 
 
 @pytest.mark.parametrize(
-    ("candidate", "owner", "error", "message", "details"),
+    ("owner", "error", "message"),
     [
-        pytest.param(None, None, NotFound, "Assignee agent not found", None, id="an unknown agent is not found"),
-        pytest.param(None, ACME, NotFound, "Assignee agent not found", None, id="a missing id of this company"),
-        pytest.param(None, GLOBEX, Invalid, "Assignee must belong to same company", None, id="another company's agent"),
-        pytest.param(
-            agent(AgentStatus.terminated),
-            None,
-            Conflict,
-            "Cannot assign routines to terminated agents",
-            {"code": "agent_not_assignable", "reason": "assignee_terminated", "assigneeAgentId": "agent-1"},
-            id="a terminated agent conflicts",
-        ),
-        pytest.param(
-            agent(AgentStatus.pending_approval),
-            None,
-            Conflict,
-            "Cannot assign routines to pending approval agents",
-            {"code": "agent_not_assignable", "reason": "pending_approval", "assigneeAgentId": "agent-1"},
-            id="an agent pending approval conflicts",
-        ),
+        pytest.param(None, NotFound, "Assignee agent not found", id="an unknown agent is not found"),
+        pytest.param(ACME, NotFound, "Assignee agent not found", id="a missing id of this company"),
+        pytest.param(GLOBEX, Invalid, "Assignee must belong to same company", id="another company's agent"),
     ],
 )
-def test_an_agent_that_cannot_be_assigned_gets_the_error_naming_why(
-    candidate: Agent | None, owner: str | None, error: type[DomainError], message: str, details: object
+def test_an_agent_that_cannot_be_found_in_the_company_gets_the_error_naming_why(
+    owner: str | None, error: type[DomainError], message: str
 ) -> None:
-    problem = assignee_problem(candidate, ACME, owner)
+    problem = assignee_problem(None, ACME, owner)
     assert type(problem) is error
+    assert (problem.message, problem.details) == (message, None)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "reason"),
+    [
+        (AgentStatus.terminated, "Cannot assign routines to terminated agents", "assignee_terminated"),
+        (AgentStatus.pending_approval, "Cannot assign routines to pending approval agents", "pending_approval"),
+    ],
+    ids=["a terminated agent conflicts", "an agent pending approval conflicts"],
+)
+def test_an_agent_that_is_not_assignable_conflicts_naming_why(status: AgentStatus, message: str, reason: str) -> None:
+    problem = assignee_problem(agent(status), ACME, None)
+    assert type(problem) is Conflict
+    details = {"code": "agent_not_assignable", "reason": reason, "assigneeAgentId": "agent-1"}
     assert (problem.message, problem.details) == (message, details)
