@@ -14,10 +14,10 @@ from tests.support import World, build_world
 UNIT = Path(__file__).parent / "unit"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if UNIT not in item.path.parents:
-            item.add_marker(pytest.mark.usefixtures("dynamodb"))
+@pytest.fixture(autouse=True)
+def _database_unless_unit(request: pytest.FixtureRequest) -> None:
+    if UNIT not in request.node.path.parents:
+        request.getfixturevalue("dynamodb")
 
 
 @pytest.fixture(scope="session")

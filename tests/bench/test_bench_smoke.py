@@ -1,11 +1,12 @@
 """The benchmark code paths at tiny sizes: they run and report what they should (not how fast)."""
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import cold_start, machine, suite
+from bench import machine, suite
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +62,10 @@ def test_cold_start_times_our_observability_beside_an_empty_interpreter(results:
     assert figures["oursMs"] > 0 and figures["emptyMs"] > 0
 
 
-@pytest.mark.skipif(not cold_start.has_powertools(), reason="requirements-bench.txt is not installed")
 def test_cold_start_compares_our_observability_with_powertools(results: dict[str, dict[str, Any]]) -> None:
     figures = results["cold_start"]["observability"]
-    assert figures["powertoolsToOursRatio"] > 0 and figures["addedOverEmptyRatio"] > 0
+    # Differences of noisy timings may come out negative on a busy machine: only their presence is checked.
+    assert figures["powertoolsToOursRatio"] > 0 and math.isfinite(figures["addedOverEmptyRatio"])
     assert "aws_lambda_powertools" in figures["powertoolsHeaviestImports"]
 
 
