@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from chalicelib import runtime
 from chalicelib.domain.models import OPERATOR, Issue, Run, Trigger
 from chalicelib.domain.timefmt import from_iso
-from chalicelib.services.status import RoutineState, company_status, newest_runs
+from chalicelib.services.routines import RoutineDetail
+from chalicelib.services.status import company_status, failing_webhooks, newest_runs
 from routines.local.stack import read_dev_json
 
 FOLLOW_PAGE = 100  # runs read per poll: more new runs than this between two polls are not all printed
@@ -52,7 +53,7 @@ def _status(args: argparse.Namespace, connect: Callable[[Path | None], None]) ->
     return 0
 
 
-def status_rows(states: list[RoutineState], now: datetime) -> list[dict[str, Any]]:
+def status_rows(states: list[RoutineDetail], now: datetime) -> list[dict[str, Any]]:
     """What `routines status --json` prints: one object per routine."""
     return [
         {
@@ -60,14 +61,9 @@ def status_rows(states: list[RoutineState], now: datetime) -> list[dict[str, Any
             "title": state.routine.title,
             "status": state.routine.status.value,
             "triggers": [_trigger_row(trigger) for trigger in state.triggers],
-            "lastRun": _last_run_row(state.last_run, now),
-            "openIssue": state.open_issue
-            and {
-                "id": state.open_issue.id,
-                "identifier": state.open_issue.identifier,
-                "status": state.open_issue.status,
-            },
-            "failingWebhookTriggerIds": [trigger.id for trigger in state.failing_webhooks],
+            "lastRun": _last_run_row(state.recent_runs[0] if state.recent_runs else None, now),
+            "openIssue": _issue_row(state.active_issue),
+            "failingWebhookTriggerIds": [trigger.id for trigger in failing_webhooks(state)],
         }
         for state in states
     ]

@@ -1,45 +1,30 @@
 """The operator's view of a company's routines (`routines status`, `routines runs`): reads only, no scans."""
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from chalicelib.domain.models import Issue, Principal, Routine, Run, RunStatus, Trigger, TriggerKind
 from chalicelib.domain.policies import trigger_result
 from chalicelib.services.auth import require_company
 from chalicelib.services.directory import get_company
-from chalicelib.services.routines import load_routine
+from chalicelib.services.routines import RoutineDetail, load_routine
 from chalicelib.store import issues, routines, runs
 
 RECENT_RUNS = 10  # how far back a webhook's failed deliveries count as recent
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="status-read")
 
 
-@dataclass(frozen=True)
-class RoutineState:
-    """A routine with its triggers, its recent runs (newest first) and its open execution issue."""
-
-    routine: Routine
-    triggers: list[Trigger]
-    recent_runs: list[Run]
-    open_issue: Issue | None
-
-    @property
-    def last_run(self) -> Run | None:
-        return self.recent_runs[0] if self.recent_runs else None
-
-    @property
-    def failing_webhooks(self) -> list[Trigger]:
-        """Webhook triggers whose last firing failed, or with a failed run among the recent ones."""
-        failed = {run.trigger_id for run in self.recent_runs if run.status == RunStatus.failed}
-        return [
-            trigger
-            for trigger in self.triggers
-            if trigger.kind == TriggerKind.webhook
-            and (trigger.id in failed or trigger.last_result == trigger_result(RunStatus.failed, None))
-        ]
+def failing_webhooks(detail: RoutineDetail) -> list[Trigger]:
+    """Webhook triggers whose last firing failed, or with a failed run among the routine's recent ones."""
+    failed = {run.trigger_id for run in detail.recent_runs if run.status == RunStatus.failed}
+    return [
+        trigger
+        for trigger in detail.triggers
+        if trigger.kind == TriggerKind.webhook
+        and (trigger.id in failed or trigger.last_result == trigger_result(RunStatus.failed, None))
+    ]
 
 
-def company_status(principal: Principal, company_id: str) -> list[RoutineState]:
+def company_status(principal: Principal, company_id: str) -> list[RoutineDetail]:
     """The company's routines, newest change first: a query per routine for triggers and for runs, in
     parallel, and the open issues in batches."""
     get_company(principal, company_id)
@@ -48,7 +33,7 @@ def company_status(principal: Principal, company_id: str) -> list[RoutineState]:
     open_ids = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
     open_issues = issues.get_issues(open_ids) if open_ids else {}
     return [
-        RoutineState(routine, triggers, recent, _open_issue(routine, open_issues))
+        RoutineDetail(routine, triggers, recent, _open_issue(routine, open_issues))
         for routine, (triggers, recent) in zip(found, reads, strict=True)
     ]
 
