@@ -1,4 +1,4 @@
-"""The `routines` command: dev, tick, admin, cron, webhook, package."""
+"""The `routines` command: dev, tick, status, runs, admin, cron, webhook, package."""
 
 import argparse
 import json
@@ -22,7 +22,7 @@ from chalicelib.domain.timefmt import from_iso, to_iso
 from chalicelib.services import directory
 from chalicelib.services.scheduler import default_pool, tick
 from chalicelib.settings import load_settings
-from routines import packaging
+from routines import overview, packaging
 from routines.local.stack import attach, run_dev
 
 DEFAULT_DATA_DIR = Path(".routines")
@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("--after", type=_instant, help="list fire times after this ISO-8601 instant (default: now)")
     cron.set_defaults(handler=_cron)
 
+    overview.add_commands(commands, _connect)
     _add_webhook(commands)
     _add_admin(commands)
     packaging.add_command(commands)

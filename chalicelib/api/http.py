@@ -286,8 +286,8 @@ def _record(
     result: Any,
     seconds: float,
 ) -> None:
-    """One log line per request (ids from the path and the view's result, never bodies or headers), and
-    webhook rejections by reason."""
+    """One log line per request (ids from the path and the view's result, never bodies or headers), its
+    latency and 5xx by route group, and webhook deliveries by answer and rejections by reason."""
     context: dict[str, Any] = call.request.context or {}
     ids: dict[str, Any] = {"routineId": params.get("routineId"), "triggerId": params.get("triggerId")}
     if isinstance(result, ResponseBody):
@@ -302,6 +302,12 @@ def _record(
         error=type(error).__name__ if error else None,
         **ids,
     )
+    metrics(
+        {Metric.API_LATENCY_SECONDS: seconds, Metric.API_SERVER_ERRORS: int(status >= 500)},
+        {"RouteGroup": operation.tag},
+    )
+    if "publicId" in params:
+        metrics({Metric.WEBHOOK_DELIVERIES: 1}, {"Answer": "2xx" if status < 300 else str(status)})
     if error is not None and "publicId" in params:
         reason = getattr(error, "reason", None) or type(error).__name__
         metrics({Metric.WEBHOOK_REJECTED: 1}, {"Reason": reason})
