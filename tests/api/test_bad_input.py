@@ -298,3 +298,51 @@ def test_a_malformed_project_filter_lists_nothing(furnished: World) -> None:
         response = furnished.board.get(f"/companies/{furnished.company_id}/routines?projectId={project_id}")
         assert response.status_code == 200, response.text
         assert response.json() == []
+
+
+# Every JSON route, read from the registered operations: a new route is covered as soon as it exists.
+HUGE_INTEGER = b'{"name": ' + b"9" * 5000 + b"}"
+
+
+def _json_operations() -> list[Any]:
+    from chalicelib.api import blueprints  # noqa: F401 (registers every route)
+    from chalicelib.api.http import OPERATIONS
+
+    return [operation for operation in OPERATIONS if operation.request is not None]
+
+
+class _Ids(dict[str, str]):
+    """Path parameters of the furnished world; a parameter of a sub-resource of issues gets the issue's id."""
+
+    def __missing__(self, key: str) -> str:
+        return self["issueId"]
+
+
+def _ids(world: World) -> tuple[_Ids, str]:
+    routine_id = _first_routine(world)
+    created = world.trigger(routine_id, kind="webhook")
+    run = world.board.post(f"/routines/{routine_id}/run", {}).json()
+    ids = _Ids(
+        companyId=world.company_id,
+        agentId=world.bravo_id,
+        routineId=routine_id,
+        triggerId=created["trigger"]["id"],
+        publicId=created["trigger"]["publicId"],
+        issueId=run["linkedIssueId"],
+    )
+    return ids, created["secretMaterial"]["webhookSecret"]
+
+
+@pytest.mark.parametrize("operation", _json_operations(), ids=lambda o: f"{o.method} {o.path}")
+def test_an_integer_of_5000_digits_is_400_on_every_json_route(furnished: World, operation: Any) -> None:
+    ids, secret = _ids(furnished)
+    key = secret if "publicId" in operation.path else furnished.board.key
+    response = SESSION.request(
+        operation.method,
+        furnished.base + operation.path.format_map(ids),
+        data=HUGE_INTEGER,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "Request body is not valid JSON"}
