@@ -23,6 +23,7 @@ from chalicelib.domain import errors
 from chalicelib.domain.models import ANONYMOUS, Principal
 from chalicelib.observability import Metric, log, log_exception, metrics
 from chalicelib.services.auth import authenticate
+from chalicelib.store.errors import refused_request
 
 Json = dict[str, Any]
 M = TypeVar("M")
@@ -255,6 +256,7 @@ def _json(result: Any) -> Any:
 
 def _failure(exc: Exception) -> Response:
     """A domain error as its status; anything else as a bare 500 (the traceback goes to the log only)."""
+    exc = refused_request(exc) or exc
     if isinstance(exc, errors.DomainError):
         return error_response(exc)
     log_exception("unhandled error")

@@ -7,6 +7,7 @@ from chalice import Blueprint
 from chalicelib import runtime
 from chalicelib.api import responses
 from chalicelib.api.http import WEBHOOK_AUTH, Call, Routes
+from chalicelib.domain.limits import MAX_PAYLOAD_BYTES
 from chalicelib.services import ratelimit, webhooks
 
 bp = Blueprint(__name__)
@@ -30,6 +31,6 @@ def fire_webhook(call: Call, publicId: str) -> responses.Run:
     allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now, runtime.settings().webhook_limits)
     call.response_headers.update(allowance.headers())
     delivery = webhooks.verify_webhook(publicId, dict(call.request.headers), call.raw_body, call.now)
-    payload = call.json_object("Webhook body", webhooks.MAX_BODY_BYTES)
+    payload = call.json_object("Webhook body", MAX_PAYLOAD_BYTES)
     run = webhooks.fire_webhook(delivery, payload, call.header("Idempotency-Key"), call.now, runtime.new_id)
     return responses.Run.of(run)

@@ -346,3 +346,50 @@ def test_an_integer_of_5000_digits_is_400_on_every_json_route(furnished: World, 
     )
     assert response.status_code == 400, response.text
     assert response.json() == {"error": "Request body is not valid JSON"}
+
+
+# Sizes: one payload limit for every firing, and DynamoDB's own limits as a 4xx
+
+
+def test_a_manual_payload_over_the_limit_is_413_and_burns_no_issue_number(furnished: World) -> None:
+    routine_id = _first_routine(furnished)
+    before = _runs(furnished)
+    response = furnished.board.post(f"/routines/{routine_id}/run", {"payload": {"blob": "x" * 300_000}})
+    assert response.status_code == 413, response.text
+    assert response.json() == {"error": "Payload is over the 262144-byte (256 KiB) limit"}
+    assert _runs(furnished) == before
+    first = furnished.board.post(f"/routines/{routine_id}/run", {"payload": {"blob": "x" * 200_000}}).json()
+    issue = furnished.board.get(f"/issues/{first['linkedIssueId']}").json()
+    assert first["status"] == "issue_created" and len(first["triggerPayload"]["blob"]) == 200_000
+    assert issue["identifier"].endswith("-1")
+
+
+def test_a_webhook_body_under_the_limit_that_is_over_it_as_stored_is_413(furnished: World) -> None:
+    created = furnished.trigger(_first_routine(furnished), kind="webhook")
+    body = ('{"text": "' + "é" * 100_000 + '"}').encode()  # 200 KB sent, 600 KB stored as escaped JSON
+    response = SESSION.post(
+        f"{furnished.base}/routine-triggers/public/{created['trigger']['publicId']}/fire",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {created['secretMaterial']['webhookSecret']}",
+            "Content-Type": "application/json",
+        },
+        timeout=60,
+    )
+    assert response.status_code == 413, response.text
+    assert "256 KiB" in response.json()["error"]
+
+
+def test_dynamodb_refusing_an_item_over_400_kb_is_a_413_naming_the_limit() -> None:
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.api.http import _failure
+    from chalicelib.store.tables import IssueItem
+
+    item = IssueItem(UNKNOWN_ID, companyId="c", identifier="X-1", title="t", status="todo", priority="low")
+    item.description, item.createdAt, item.updatedAt = "x" * 500_000, "t", "t"
+    with pytest.raises(PutError) as refused:
+        item.save()
+    response = _failure(refused.value)
+    assert response.status_code == 413
+    assert "400 KB item size limit" in response.body["error"]
