@@ -28,6 +28,8 @@ from chalicelib.store.errors import refused_request
 Json = dict[str, Any]
 M = TypeVar("M")
 MAX_API_BODY_BYTES = 1024 * 1024
+# Real DynamoDB refuses a key over 2,048 bytes (a sort key over 1,024) with a ValidationException.
+MAX_QUERY_VALUE_BYTES = 1024
 # Every content type reaches the view, so authentication answers first and a non-JSON body gets its 415 in
 # our error shape (Chalice would answer an unlisted type itself, before the view, in its own shape).
 ANY_CONTENT_TYPE = ["*/*"]
@@ -101,8 +103,12 @@ class Call:
         return _parse(shape, self)  # type: ignore[no-any-return]
 
     def query(self, name: str) -> str | None:
+        """A query parameter; 400 when it is longer than any id, status list or key DynamoDB would take."""
         params: Mapping[str, str] = self.request.query_params or {}
-        return params.get(name)
+        value = params.get(name)
+        if value is not None and len(value.encode()) > MAX_QUERY_VALUE_BYTES:
+            raise errors.BadRequest(f"Query parameter {name} is over {MAX_QUERY_VALUE_BYTES} bytes")
+        return value
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())

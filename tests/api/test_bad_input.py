@@ -228,6 +228,7 @@ ID_ROUTES = [
     ("GET", "/companies/{}/projects", None),
     ("POST", "/companies/{}/projects", {"name": "P"}),
     ("GET", "/companies/{}/goals", None),
+    ("GET", "/companies/{}/issues", None),
     ("POST", "/companies/{}/goals", {"title": "G"}),
     ("PATCH", "/agents/{}", {"status": "paused"}),
     ("POST", "/agents/{}/keys", {}),
@@ -393,3 +394,18 @@ def test_dynamodb_refusing_an_item_over_400_kb_is_a_413_naming_the_limit() -> No
     response = _failure(refused.value)
     assert response.status_code == 413
     assert "400 KB item size limit" in response.body["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/companies/{company}/issues", "assigneeAgentId"),
+        ("/companies/{company}/issues", "status"),
+        ("/companies/{company}/issues", "originId"),
+        ("/companies/{company}/routines", "projectId"),
+    ],
+)
+def test_an_over_long_query_value_is_400_before_it_reaches_dynamodb(furnished: World, path: str, name: str) -> None:
+    response = furnished.board.get(path.format(company=furnished.company_id), params={name: "a" * 5000})
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": f"Query parameter {name} is over 1024 bytes"}
