@@ -55,8 +55,8 @@ STATUS = {
 class Operation:
     """One route: what it takes and answers, and the errors it can answer besides the usual ones.
 
-    Every operation that authenticates can answer 401, and every one with a body 400, 413 and 415:
-    `error_statuses` adds those.
+    Every operation that authenticates can answer 401, every one with a body 400, 413 and 415, and every one
+    with query parameters 400 (a value over `MAX_QUERY_VALUE_BYTES`): `error_statuses` adds those.
     """
 
     method: str
@@ -78,6 +78,8 @@ class Operation:
         implied = {401} if self.security else set()
         if self.request is not None:
             implied |= {400, 413, 415}
+        if self.query:
+            implied |= {400}
         return sorted(implied | set(self.errors))
 
     @property
