@@ -276,6 +276,7 @@ class RoutineListItem(Routine):
 
 
 class AgentKey(ResponseBody):
+    id: str = Field(description="The key's id, to revoke it with `DELETE /agents/{agentId}/keys/{keyId}`.")
     agent_id: Id
     company_id: Id
     label: str | None
