@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from chalicelib.domain import models as domain
+from chalicelib.domain import variables
 from chalicelib.services.routines import RoutineDetail as Detail
 from chalicelib.services.triggers import TriggerWithSecret as Created
 from chalicelib.services.triggers import webhook_url
@@ -156,13 +157,17 @@ class Goal(ResponseBody, source=domain.Goal):
     pass
 
 
+class Variable(ResponseBody, source=variables.Variable):
+    """A `{{name}}` placeholder of the title or description, and how a firing fills it."""
+
+
 class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_issues")):
     shape = Shape(logged=(("routineId", "id"),))
-    variables: list[dict[str, Any]] = Field(max_length=0, description="Always empty: no routine variables yet.")
+    variables: list[Variable]
 
     @classmethod
     def of(cls, value: Any, **extra: Any) -> Self:
-        return super().of(value, **{"variables": [], **extra})
+        return super().of(value, **{"variables": [Variable.of(item) for item in value.variables], **extra})
 
 
 _TRIGGER_SHAPE = Shape(flatten=("schedule", "webhook"))

@@ -257,3 +257,33 @@ def _canonical(value: Any) -> Any:
 def fingerprint(content: Mapping[str, Any]) -> str:
     """Lowercase hex SHA-256 of the canonical JSON of what a firing would create."""
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def variable_json(variable: Variable) -> dict[str, Any]:
+    """A definition as stored and shown: the reference's camelCase object."""
+    return {
+        "name": variable.name,
+        "label": variable.label,
+        "type": variable.type.value,
+        "defaultValue": variable.default_value,
+        "required": variable.required,
+        "options": list(variable.options),
+    }
+
+
+def variable_of(data: Mapping[str, Any]) -> Variable:
+    return Variable(
+        name=data["name"],
+        type=VariableType(data.get("type", "text")),
+        label=data.get("label"),
+        default_value=data.get("defaultValue"),
+        required=data.get("required", True),
+        options=tuple(data.get("options", ())),
+    )
+
+
+def check_schedulable(variables: Iterable[Variable]) -> None:
+    """A schedule fires with defaults only: each required variable needs one that coerces."""
+    missing = schedule_missing(variables)
+    if missing:
+        raise Invalid(f"Scheduled routines require defaults for required variables: {', '.join(missing)}")

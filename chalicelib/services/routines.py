@@ -1,8 +1,10 @@
 """Routines: create, change, read; the lifecycle active ⇄ paused → archived."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
@@ -16,9 +18,11 @@ from chalicelib.domain.models import (
     RoutineStatus,
     Run,
     Trigger,
+    TriggerKind,
 )
 from chalicelib.domain.policies import assignee_problem
 from chalicelib.domain.timefmt import to_iso
+from chalicelib.domain.variables import check_defaults, check_schedulable, sync_variables
 from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
@@ -26,6 +30,8 @@ from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, issues, routines, runs
 
 RECENT_RUNS = 25
+REDACTED = "***REDACTED***"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="routine-read")
 
 
@@ -63,8 +69,11 @@ def create_routine(
         updated_at=stamp,
         created_by_agent_id=principal.agent_id,
         updated_by_agent_id=principal.agent_id,
-        **command.model_dump(),
+        **command.model_dump(exclude={"variables", "env"}),
+        variables=command.definitions() or (),
+        env=command.env_json(),
     )
+    routine = _with_variables(routine)
     if routine.status == RoutineStatus.active and routine.assignee_agent_id is None:
         routine = replace(routine, status=RoutineStatus.paused)
     check_references(routine, frozenset(command.model_fields_set))
@@ -79,9 +88,11 @@ def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine
     if principal.is_agent and command.sent("assignee_agent_id") and command.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only assign routines to themselves")
     changed = replace(
-        routine, **command.changes(routine), updated_at=to_iso(now), updated_by_agent_id=principal.agent_id
+        routine, **command.routine_changes(routine), updated_at=to_iso(now), updated_by_agent_id=principal.agent_id
     )
+    changed = _with_variables(changed)
     changed = _settle_status(routine, changed, explicit=command.sent("status"))
+    _check_schedules_can_fire(changed)
     check_references(changed, frozenset(command.model_fields_set))
     if changed.status == RoutineStatus.active != routine.status:
         _index_triggers(changed, now)
@@ -92,6 +103,39 @@ def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine
     if routine.status == RoutineStatus.active != changed.status:
         _index_triggers(changed, now)
     return replace(changed, version=routine.version + 1)
+
+
+def _with_variables(routine: Routine) -> Routine:
+    """The routine with one variable per placeholder, each default usable, and its env normalised."""
+    variables = sync_variables(routine.variables, routine.title, routine.description)
+    check_defaults(variables)
+    return replace(routine, variables=variables, env=normalized_env(routine.env))
+
+
+def normalized_env(env: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Plain bindings as `{type, value}`; secret references are refused until this service keeps secrets."""
+    if env is None:
+        return None
+    normalized: dict[str, Any] = {}
+    for name, binding in env.items():
+        if not _ENV_NAME.match(name):
+            raise Invalid(f"Invalid environment variable name: {name}")
+        plain = {"type": "plain", "value": binding} if isinstance(binding, str) else binding
+        if plain.get("type") != "plain":
+            raise Invalid(f"Secret references are not supported by this server: {name}")
+        if plain["value"] == REDACTED:
+            raise Invalid(f"Refusing to persist redacted placeholder for key: {name}")
+        normalized[name] = {"type": "plain", "value": plain["value"]}
+    return normalized
+
+
+def _check_schedules_can_fire(routine: Routine) -> None:
+    """A routine with an enabled schedule must keep a usable default for each required variable."""
+    if not routine.variables:
+        return
+    schedules = [t for t in routines.list_triggers(routine.id) if t.kind == TriggerKind.schedule and t.enabled]
+    if schedules:
+        check_schedulable(routine.variables)
 
 
 def _settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:

@@ -50,7 +50,9 @@ def update_issue(issue: Issue, read: Issue) -> None:
     actions = update_actions(issue_item(issue), since=issue_item(read))
     tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
     if issue.origin_id and issue.origin_run_id:
-        _follow_status(tx, issue, read.status, issue.origin_id, OpenIssue(issue.id, issue.origin_run_id))
+        _follow_status(
+            tx, issue, read.status, issue.origin_id, OpenIssue(issue.id, issue.origin_run_id, issue.origin_fingerprint)
+        )
     try:
         tx.commit()
     except TxCancelled as exc:
