@@ -36,10 +36,19 @@ _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="routine-read")
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """A run with the issue it links to and the trigger that fired it, as Paperclip's run lists show them."""
+
+    run: Run
+    linked_issue: Issue | None
+    trigger: Trigger | None
+
+
+@dataclass(frozen=True)
 class RoutineDetail:
     routine: Routine
     triggers: list[Trigger]
-    recent_runs: list[Run]
+    recent_runs: list[RunSummary]
     active_issue: Issue | None
 
 
@@ -198,12 +207,14 @@ def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
 def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
     newest = routine.newest_open_issue
     active = issues.get_issue(newest.issue_id) if newest else None
-    return RoutineDetail(
-        routine,
-        routines.list_triggers(routine.id),
-        runs.list_runs(routine.id, run_limit),
-        active,
-    )
+    triggers = routines.list_triggers(routine.id)
+    return RoutineDetail(routine, triggers, _summaries(runs.list_runs(routine.id, run_limit), triggers), active)
+
+
+def _summaries(found: list[Run], triggers: list[Trigger]) -> list[RunSummary]:
+    linked = issues.get_issues({run.linked_issue_id for run in found if run.linked_issue_id})
+    by_id = {trigger.id: trigger for trigger in triggers}
+    return [RunSummary(run, linked.get(run.linked_issue_id or ""), by_id.get(run.trigger_id or "")) for run in found]
 
 
 def list_routines(principal: Principal, company_id: str, project_id: str | None) -> list[RoutineDetail]:
@@ -213,7 +224,7 @@ def list_routines(principal: Principal, company_id: str, project_id: str | None)
     return list(_POOL.map(lambda routine: _detail(routine, 1), found))
 
 
-def list_runs(principal: Principal, routine_id: str, limit: int) -> list[Run]:
+def list_runs(principal: Principal, routine_id: str, limit: int) -> list[RunSummary]:
     routine = load_routine(routine_id)
     require_company(principal, routine.company_id)
-    return runs.list_runs(routine.id, limit)
+    return _summaries(runs.list_runs(routine.id, limit), routines.list_triggers(routine.id))

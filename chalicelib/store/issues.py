@@ -18,6 +18,11 @@ def get_issue(issue_id: str) -> Issue | None:
     return _issue(item) if item else None
 
 
+def get_issues(issue_ids: set[str]) -> dict[str, Issue]:
+    """Issues by id, read consistently in batches of a hundred."""
+    return {item.id: _issue(item) for item in IssueItem.batch_get(sorted(issue_ids), consistent_read=True)}
+
+
 def list_issues(
     company_id: str,
     assignee_agent_id: str | None,
