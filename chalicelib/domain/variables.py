@@ -82,8 +82,11 @@ def definition_problem(variable: Variable) -> str | None:
 
 
 def check_defaults(variables: Iterable[Variable]) -> None:
-    """Every stored default must coerce to its type (422 with the reference's text)."""
+    """Options and defaults must fit each type, and every default coerce (422 with the reference's texts)."""
     for variable in variables:
+        problem = definition_problem(variable)
+        if problem:
+            raise Invalid(problem)
         if variable.type == VariableType.select and not variable.options:
             raise Invalid(f'Variable "{variable.name}" must define at least one option')
         if variable.default_value is not None:

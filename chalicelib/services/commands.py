@@ -34,7 +34,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.signing import DEFAULT_REPLAY_WINDOW_SEC, SigningMode
-from chalicelib.domain.variables import Variable, VariableType, definition_problem
+from chalicelib.domain.variables import Variable, VariableType
 
 Uuid = Annotated[
     str,
@@ -98,11 +98,12 @@ class Body(BaseModel):
 
 FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
 VariableValue = StrictBool | Annotated[int, Field(strict=True)] | FiniteNumber | str
-Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NOT_BLANK)]
 
 
 class VariableDefinition(Body):
-    """A routine variable, as Paperclip's `routineVariableSchema` states it."""
+    """A routine variable, as Paperclip's `routineVariableSchema` states it; the rules tying options and
+    defaults to the type are checked with the routine (422), where the document cannot state them."""
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
     label: Label | None = None
@@ -110,13 +111,6 @@ class VariableDefinition(Body):
     default_value: VariableValue | None = None
     required: StrictBool = True
     options: Annotated[list[Option], Field(max_length=50)] = []
-
-    @model_validator(mode="after")
-    def _fits_its_type(self) -> Self:
-        problem = definition_problem(self.definition())
-        if problem:
-            raise ValueError(problem)
-        return self
 
     def definition(self) -> Variable:
         return Variable(self.name, self.type, self.label, self.default_value, self.required, tuple(self.options))
