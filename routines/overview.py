@@ -61,7 +61,7 @@ def status_rows(states: list[RoutineDetail], now: datetime) -> list[dict[str, An
             "title": state.routine.title,
             "status": state.routine.status.value,
             "triggers": [_trigger_row(trigger) for trigger in state.triggers],
-            "lastRun": _last_run_row(state.recent_runs[0] if state.recent_runs else None, now),
+            "lastRun": _last_run_row(state.recent_runs[0].run if state.recent_runs else None, now),
             "openIssue": _issue_row(state.active_issue),
             "failingWebhookTriggerIds": [trigger.id for trigger in failing_webhooks(state)],
         }

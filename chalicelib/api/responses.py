@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from chalicelib.domain import models as domain
+from chalicelib.domain import variables
 from chalicelib.services import routines, triggers
 
 Json = dict[str, Any]
@@ -156,13 +157,17 @@ class Goal(ResponseBody, source=domain.Goal):
     pass
 
 
+class Variable(ResponseBody, source=variables.Variable):
+    """A `{{name}}` placeholder of the title or description, and how a firing fills it."""
+
+
 class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_issues")):
     shape = Shape(logged=(("routineId", "id"),))
-    variables: list[dict[str, Any]] = Field(max_length=0, description="Always empty: no routine variables yet.")
+    variables: list[Variable]
 
     @classmethod
     def of(cls, value: Any, **extra: Any) -> Self:
-        return super().of(value, **{"variables": [], **extra})
+        return super().of(value, **{"variables": [Variable.of(item) for item in value.variables], **extra})
 
 
 _TRIGGER_SHAPE = Shape(flatten=("schedule", "webhook"))
@@ -245,9 +250,25 @@ class Issue(ResponseBody, source=domain.Issue):
     pass
 
 
+class TriggerRef(ResponseBody, source=domain.Trigger, include=("id", "kind", "label")):
+    pass
+
+
+class RunSummary(Run):
+    """A run in a list: with the issue it links to and the trigger that fired it (null when gone)."""
+
+    linked_issue: IssueSummary | None
+    trigger: TriggerRef | None
+
+    @classmethod
+    def of_summary(cls, value: routines.RunSummary) -> Self:
+        issue = IssueSummary.of(value.linked_issue) if value.linked_issue else None
+        return cls.of(value.run, linked_issue=issue, trigger=TriggerRef.of(value.trigger) if value.trigger else None)
+
+
 class RoutineDetail(Routine):
     triggers: list[Trigger]
-    recent_runs: list[Run]
+    recent_runs: list[RunSummary]
     active_issue: IssueSummary | None
 
     @classmethod
@@ -255,14 +276,14 @@ class RoutineDetail(Routine):
         return cls.of(
             value.routine,
             triggers=[Trigger.at(trigger, base_url) for trigger in value.triggers],
-            recent_runs=[Run.of(run) for run in value.recent_runs],
+            recent_runs=[RunSummary.of_summary(run) for run in value.recent_runs],
             active_issue=IssueSummary.of(value.active_issue) if value.active_issue else None,
         )
 
 
 class RoutineListItem(Routine):
     triggers: list[TriggerSummary]
-    last_run: Run | None
+    last_run: RunSummary | None
     active_issue: IssueSummary | None
 
     @classmethod
@@ -270,7 +291,7 @@ class RoutineListItem(Routine):
         return cls.of(
             value.routine,
             triggers=[TriggerSummary.of(trigger) for trigger in value.triggers],
-            last_run=Run.of(value.recent_runs[0]) if value.recent_runs else None,
+            last_run=RunSummary.of_summary(value.recent_runs[0]) if value.recent_runs else None,
             active_issue=IssueSummary.of(value.active_issue) if value.active_issue else None,
         )
 

@@ -50,10 +50,10 @@ def update_routine(call: Call, routineId: str, body: UpdateRoutine) -> responses
 
 
 @run_routes.get("/routines/{routineId}/runs", errors=(403, 404), query=("limit",))
-def list_runs(call: Call, routineId: str) -> list[responses.Run]:
-    """A routine's runs, newest first"""
+def list_runs(call: Call, routineId: str) -> list[responses.RunSummary]:
+    """A routine's runs, newest first, each with its linked issue and trigger"""
     found = routines.list_runs(call.principal, routineId, _limit(call.query("limit")))
-    return [responses.Run.of(run) for run in found]
+    return [responses.RunSummary.of_summary(summary) for summary in found]
 
 
 def _limit(text: str | None) -> int:

@@ -24,8 +24,11 @@ routes = Routes(bp, "webhooks")
 def fire_webhook(call: Call, publicId: str) -> responses.Run:
     """Deliver a webhook
 
-    Public: authenticated by the trigger's secret (`bearer`) or signature (`hmac_sha256`), checked before anything
-    else. The body must be a JSON object; it becomes the run's `triggerPayload`.
+    Public: authenticated by the trigger's secret (`bearer`) or signature (`hmac_sha256`: timestamp and body;
+    `github_hmac`: `X-Hub-Signature-256` over the body, a repeated `X-GitHub-Delivery` is a replay), checked
+    before anything else. A `none` trigger checks nothing: anyone with the URL can fire it. The body must be a
+    JSON object; it becomes the run's `triggerPayload`, and its top-level keys (and `variables`) fill the
+    routine's variables.
     """
     # Counted before anything else, rejected deliveries too; every answer carries the allowance left.
     limits = runtime.settings().webhook_limits

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.signing import SigningMode
+from chalicelib.domain.variables import Variable
 
 Id = Annotated[str, "id"]
 Timestamp = Annotated[str, "timestamp"]
@@ -32,6 +33,16 @@ class ConcurrencyPolicy(StrEnum):
     coalesce_if_active = "coalesce_if_active"
     always_enqueue = "always_enqueue"
     skip_if_active = "skip_if_active"
+
+
+class ActivityGatePolicy(StrEnum):
+    always = "always"
+    require_external_activity = "require_external_activity"
+
+
+class ActivityGateScope(StrEnum):
+    company = "company"
+    project = "project"
 
 
 class TriggerKind(StrEnum):
@@ -170,18 +181,24 @@ OPERATOR = Principal(PrincipalKind.board)
 
 @dataclass(frozen=True)
 class OpenIssue:
-    """An open execution issue of a routine and the run that created it."""
+    """An open execution issue of a routine and the run that created it.
+
+    `fingerprint` is the issue's `originFingerprint`: None for an issue with the routine's own content, else
+    what its content hashes to (variables filled in, or an override). A firing coalesces only into its own.
+    """
 
     issue_id: str
     run_id: str
+    fingerprint: str | None = None
 
     def encode(self) -> str:
-        return f"{self.issue_id}:{self.run_id}"
+        parts = (self.issue_id, self.run_id, self.fingerprint) if self.fingerprint else (self.issue_id, self.run_id)
+        return ":".join(parts)
 
     @classmethod
     def decode(cls, text: str) -> "OpenIssue":
-        issue_id, run_id = text.split(":")
-        return cls(issue_id, run_id)
+        issue_id, run_id, *fingerprint = text.split(":")
+        return cls(issue_id, run_id, fingerprint[0] if fingerprint else None)
 
 
 @dataclass(frozen=True)
@@ -206,11 +223,21 @@ class Routine:
     last_enqueued_at: Timestamp | None = None
     created_by_agent_id: Id | None = None
     updated_by_agent_id: Id | None = None
+    variables: tuple[Variable, ...] = ()
+    env: dict[str, Any] | None = None
+    folder_id: Id | None = None
+    activity_gate_policy: ActivityGatePolicy = ActivityGatePolicy.always
+    activity_gate_scope: ActivityGateScope = ActivityGateScope.company
 
     @property
     def newest_open_issue(self) -> OpenIssue | None:
         """Ids are time-ordered, so the greatest issue id is the newest issue."""
         return max(self.open_issues, key=lambda o: o.issue_id, default=None)
+
+    def open_issue_for(self, fingerprint: str | None) -> OpenIssue | None:
+        """The newest open issue with this content fingerprint (None: the routine's own content)."""
+        matching = (entry for entry in self.open_issues if entry.fingerprint == fingerprint)
+        return max(matching, key=lambda o: o.issue_id, default=None)
 
 
 @dataclass(frozen=True)
@@ -270,6 +297,7 @@ class Run:
     failure_reason: str | None = None
     completed_at: Timestamp | None = None
     dropped_slots: dict[str, Any] | None = None
+    dispatch_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -291,3 +319,4 @@ class Issue:
     origin_id: Id | None = None
     origin_run_id: Id | None = None
     created_by_agent_id: Id | None = None
+    origin_fingerprint: str | None = None

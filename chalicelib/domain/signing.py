@@ -15,6 +15,8 @@ from chalicelib.domain.errors import Unauthorized
 AUTHORIZATION_HEADER = "Authorization"
 TIMESTAMP_HEADER = "X-Paperclip-Timestamp"
 SIGNATURE_HEADER = "X-Paperclip-Signature"
+GITHUB_SIGNATURE_HEADER = "X-Hub-Signature-256"
+GITHUB_DELIVERY_HEADER = "X-GitHub-Delivery"
 SIGNATURE_PREFIX = "sha256="
 DEFAULT_REPLAY_WINDOW_SEC = 300
 # Senders stamp in seconds or milliseconds; 10**12 s is ~31,700 years out, larger is ms.
@@ -27,6 +29,9 @@ class SigningMode(StrEnum):
 
     bearer = "bearer"
     hmac_sha256 = "hmac_sha256"
+    github_hmac = "github_hmac"
+    none = "none"
+    """No authentication at all: whoever knows the URL can fire the routine."""
 
 
 class WebhookUnauthorized(Unauthorized):
@@ -53,9 +58,13 @@ def verify_delivery(
     replay_window_sec: int,
 ) -> Verified:
     """Return what an authentic delivery proves, or raise WebhookUnauthorized."""
+    if mode == SigningMode.none:
+        return Verified(replay_key=None)
     if mode == SigningMode.bearer:
         _verify_bearer(secret, headers)
         return Verified(replay_key=None)
+    if mode == SigningMode.github_hmac:
+        return _verify_github(secret, headers, body)
     return _verify_hmac(secret, headers, body, now, replay_window_sec)
 
 
@@ -63,6 +72,12 @@ def sign_delivery(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
     """Build the headers of a valid hmac_sha256 delivery of `body` at `timestamp`."""
     sent = str(timestamp)
     return {TIMESTAMP_HEADER: sent, SIGNATURE_HEADER: _hmac_hex(secret, sent, body)}
+
+
+def sign_github_delivery(secret: str, body: bytes, delivery_id: str) -> dict[str, str]:
+    """Build the headers GitHub sends with `body`: the raw-body signature and the delivery's id."""
+    signature = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return {GITHUB_SIGNATURE_HEADER: SIGNATURE_PREFIX + signature, GITHUB_DELIVERY_HEADER: delivery_id}
 
 
 def new_secret() -> str:
@@ -89,6 +104,19 @@ def _verify_hmac(secret: str, headers: Mapping[str, str], body: bytes, now: date
     if not _same(presented.removeprefix(SIGNATURE_PREFIX), expected):
         raise WebhookUnauthorized("bad_signature")
     return Verified(replay_key=_replay_key(sent, expected))
+
+
+def _verify_github(secret: str, headers: Mapping[str, str], body: bytes) -> Verified:
+    """GitHub signs the raw body only, with no timestamp: a repeated delivery id is what marks a replay."""
+    presented = (header(headers, GITHUB_SIGNATURE_HEADER) or header(headers, SIGNATURE_HEADER) or "").strip()
+    if not presented:
+        raise WebhookUnauthorized("missing_signature")
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    if not _same(presented.removeprefix(SIGNATURE_PREFIX), expected):
+        raise WebhookUnauthorized("bad_signature")
+    delivery = (header(headers, GITHUB_DELIVERY_HEADER) or "").strip()
+    digest = hashlib.sha256(f"github:{delivery}".encode("utf-8", "surrogatepass")).hexdigest()
+    return Verified(replay_key=digest if delivery else None)
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

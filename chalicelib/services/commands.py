@@ -24,6 +24,8 @@ from pydantic_core import CoreSchema
 
 from chalicelib.domain.cron import DEFAULT_TIMEZONE
 from chalicelib.domain.models import (
+    ActivityGatePolicy,
+    ActivityGateScope,
     AgentStatus,
     ConcurrencyPolicy,
     IssueStatus,
@@ -32,6 +34,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.signing import DEFAULT_REPLAY_WINDOW_SEC, SigningMode
+from chalicelib.domain.variables import Variable, VariableType
 
 Uuid = Annotated[
     str,
@@ -93,7 +96,64 @@ class Body(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set if name in names}
 
 
-class CreateRoutine(Body):
+FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
+VariableValue = StrictBool | Annotated[int, Field(strict=True)] | FiniteNumber | str
+Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NOT_BLANK)]
+
+
+class VariableDefinition(Body):
+    """A routine variable, as Paperclip's `routineVariableSchema` states it; the rules tying options and
+    defaults to the type are checked with the routine (422), where the document cannot state them."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    label: Label | None = None
+    type: VariableType = VariableType.text
+    default_value: VariableValue | None = None
+    required: StrictBool = True
+    options: Annotated[list[Option], Field(max_length=50)] = []
+
+    def definition(self) -> Variable:
+        return Variable(self.name, self.type, self.label, self.default_value, self.required, tuple(self.options))
+
+
+class PlainBinding(Body):
+    type: Literal["plain"]
+    value: str
+
+
+class SecretRefBinding(BaseModel):
+    """A binding to a stored secret: accepted by the schema, refused (422) until secrets exist here."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+    type: Literal["secret_ref", "user_secret_ref"]
+
+
+EnvBinding = str | PlainBinding | SecretRefBinding
+Env = dict[str, EnvBinding]
+
+
+class _RoutineFields(Body):
+    def definitions(self) -> tuple[Variable, ...] | None:
+        """The variable definitions sent, or None when the body has none."""
+        sent: list[VariableDefinition] | None = getattr(self, "variables", None)
+        return None if sent is None else tuple(item.definition() for item in sent)
+
+    def env_json(self) -> dict[str, Any] | None:
+        """The env sent, as JSON (bindings as objects, bare strings as they are)."""
+        env: dict[str, Any] | None = self.model_dump(mode="json", include={"env"}).get("env")
+        return env
+
+    def routine_changes(self, target: Any) -> dict[str, Any]:
+        """`changes(target)` with the variables and env as the domain holds them."""
+        found = self.changes(target)
+        if "variables" in found:
+            found["variables"] = self.definitions()
+        if "env" in found:
+            found["env"] = self.env_json()
+        return found
+
+
+class CreateRoutine(_RoutineFields):
     title: Title
     description: Text | None = None
     assignee_agent_id: Uuid | None = None
@@ -104,9 +164,14 @@ class CreateRoutine(Body):
     status: RoutineStatus = RoutineStatus.active
     concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.coalesce_if_active
     catch_up_policy: CatchUpPolicy = CatchUpPolicy.skip_missed
+    variables: list[VariableDefinition] = []
+    env: Env | None = None
+    folder_id: Uuid | None = None
+    activity_gate_policy: ActivityGatePolicy = ActivityGatePolicy.always
+    activity_gate_scope: ActivityGateScope = ActivityGateScope.company
 
 
-class UpdateRoutine(Body):
+class UpdateRoutine(_RoutineFields):
     title: Title | None = None
     description: Text | None = None
     assignee_agent_id: Uuid | None = None
@@ -117,8 +182,22 @@ class UpdateRoutine(Body):
     status: RoutineStatus | None = None
     concurrency_policy: ConcurrencyPolicy | None = None
     catch_up_policy: CatchUpPolicy | None = None
+    variables: list[VariableDefinition] | None = None
+    env: Env | None = None
+    folder_id: Uuid | None = None
+    activity_gate_policy: ActivityGatePolicy | None = None
+    activity_gate_scope: ActivityGateScope | None = None
 
-    _not_null = ("title", "priority", "status", "concurrency_policy", "catch_up_policy")
+    _not_null = (
+        "title",
+        "priority",
+        "status",
+        "concurrency_policy",
+        "catch_up_policy",
+        "variables",
+        "activity_gate_policy",
+        "activity_gate_scope",
+    )
 
 
 class _TriggerBase(Body):
@@ -162,6 +241,9 @@ class RunRoutine(Body):
     source: Literal["manual", "api"] = "manual"
     trigger_id: Uuid | None = None
     payload: dict[str, Any] | None = None
+    variables: dict[str, VariableValue] | None = None
+    assignee_agent_id: Uuid | None = None
+    project_id: Uuid | None = None
     idempotency_key: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NOT_BLANK)] | None
     ) = None

@@ -1,8 +1,10 @@
 """Routines: create, change, read; the lifecycle active ⇄ paused → archived."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
@@ -16,9 +18,11 @@ from chalicelib.domain.models import (
     RoutineStatus,
     Run,
     Trigger,
+    TriggerKind,
 )
 from chalicelib.domain.policies import assignee_problem
 from chalicelib.domain.timefmt import to_iso
+from chalicelib.domain.variables import check_defaults, check_schedulable, sync_variables
 from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
@@ -26,14 +30,25 @@ from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, issues, routines, runs
 
 RECENT_RUNS = 25
+REDACTED = "***REDACTED***"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="routine-read")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run with the issue it links to and the trigger that fired it, as Paperclip's run lists show them."""
+
+    run: Run
+    linked_issue: Issue | None
+    trigger: Trigger | None
 
 
 @dataclass(frozen=True)
 class RoutineDetail:
     routine: Routine
     triggers: list[Trigger]
-    recent_runs: list[Run]
+    recent_runs: list[RunSummary]
     active_issue: Issue | None
 
 
@@ -63,8 +78,11 @@ def create_routine(
         updated_at=stamp,
         created_by_agent_id=principal.agent_id,
         updated_by_agent_id=principal.agent_id,
-        **command.model_dump(),
+        **command.model_dump(exclude={"variables", "env"}),
+        variables=command.definitions() or (),
+        env=command.env_json(),
     )
+    routine = _with_variables(routine)
     if routine.status == RoutineStatus.active and routine.assignee_agent_id is None:
         routine = replace(routine, status=RoutineStatus.paused)
     check_references(routine, frozenset(command.model_fields_set))
@@ -79,9 +97,11 @@ def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine
     if principal.is_agent and command.sent("assignee_agent_id") and command.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only assign routines to themselves")
     changed = replace(
-        routine, **command.changes(routine), updated_at=to_iso(now), updated_by_agent_id=principal.agent_id
+        routine, **command.routine_changes(routine), updated_at=to_iso(now), updated_by_agent_id=principal.agent_id
     )
+    changed = _with_variables(changed)
     changed = _settle_status(routine, changed, explicit=command.sent("status"))
+    _check_schedules_can_fire(changed)
     check_references(changed, frozenset(command.model_fields_set))
     if changed.status == RoutineStatus.active != routine.status:
         _index_triggers(changed, now)
@@ -92,6 +112,39 @@ def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine
     if routine.status == RoutineStatus.active != changed.status:
         _index_triggers(changed, now)
     return replace(changed, version=routine.version + 1)
+
+
+def _with_variables(routine: Routine) -> Routine:
+    """The routine with one variable per placeholder, each default usable, and its env normalised."""
+    variables = sync_variables(routine.variables, routine.title, routine.description)
+    check_defaults(variables)
+    return replace(routine, variables=variables, env=normalized_env(routine.env))
+
+
+def normalized_env(env: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Plain bindings as `{type, value}`; secret references are refused until this service keeps secrets."""
+    if env is None:
+        return None
+    normalized: dict[str, Any] = {}
+    for name, binding in env.items():
+        if not _ENV_NAME.match(name):
+            raise Invalid(f"Invalid environment variable name: {name}")
+        plain = {"type": "plain", "value": binding} if isinstance(binding, str) else binding
+        if plain.get("type") != "plain":
+            raise Invalid(f"Secret references are not supported by this server: {name}")
+        if plain["value"] == REDACTED:
+            raise Invalid(f"Refusing to persist redacted placeholder for key: {name}")
+        normalized[name] = {"type": "plain", "value": plain["value"]}
+    return normalized
+
+
+def _check_schedules_can_fire(routine: Routine) -> None:
+    """A routine with an enabled schedule must keep a usable default for each required variable."""
+    if not routine.variables:
+        return
+    schedules = [t for t in routines.list_triggers(routine.id) if t.kind == TriggerKind.schedule and t.enabled]
+    if schedules:
+        check_schedulable(routine.variables)
 
 
 def _settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:
@@ -154,12 +207,14 @@ def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
 def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
     newest = routine.newest_open_issue
     active = issues.get_issue(newest.issue_id) if newest else None
-    return RoutineDetail(
-        routine,
-        routines.list_triggers(routine.id),
-        runs.list_runs(routine.id, run_limit),
-        active,
-    )
+    triggers = routines.list_triggers(routine.id)
+    return RoutineDetail(routine, triggers, _summaries(runs.list_runs(routine.id, run_limit), triggers), active)
+
+
+def _summaries(found: list[Run], triggers: list[Trigger]) -> list[RunSummary]:
+    linked = issues.get_issues({run.linked_issue_id for run in found if run.linked_issue_id})
+    by_id = {trigger.id: trigger for trigger in triggers}
+    return [RunSummary(run, linked.get(run.linked_issue_id or ""), by_id.get(run.trigger_id or "")) for run in found]
 
 
 def list_routines(principal: Principal, company_id: str, project_id: str | None) -> list[RoutineDetail]:
@@ -169,7 +224,7 @@ def list_routines(principal: Principal, company_id: str, project_id: str | None)
     return list(_POOL.map(lambda routine: _detail(routine, 1), found))
 
 
-def list_runs(principal: Principal, routine_id: str, limit: int) -> list[Run]:
+def list_runs(principal: Principal, routine_id: str, limit: int) -> list[RunSummary]:
     routine = load_routine(routine_id)
     require_company(principal, routine.company_id)
-    return runs.list_runs(routine.id, limit)
+    return _summaries(runs.list_runs(routine.id, limit), routines.list_triggers(routine.id))

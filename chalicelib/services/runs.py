@@ -1,6 +1,7 @@
 """Firing a routine. `start_run` is the only code that creates runs and execution issues."""
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -23,11 +24,12 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.policies import decide_overlap, trigger_result
 from chalicelib.domain.schedule import DroppedSlots
+from chalicelib.domain.templating import Content, plan_content
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.observability import Metric, metrics
 from chalicelib.services.auth import require_manage
 from chalicelib.services.commands import RunRoutine
-from chalicelib.services.routines import check_assignable
+from chalicelib.services.routines import check_assignable, check_references
 from chalicelib.store import directory, routines, runs
 from chalicelib.store.retries import DISPATCH_ATTEMPTS
 from chalicelib.store.runs import Advance, Claim, TriggerTouch
@@ -58,6 +60,9 @@ class Firing:
     scheduled_for: str | None = None
     created_by_agent_id: str | None = None
     advance: Advance | None = None
+    variables: Mapping[str, Any] | None = None
+    assignee_agent_id: str | None = None
+    project_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ def start_run(routine: Routine, firing: Firing, now: datetime, new_id: IdFactory
     check_payload(firing.payload)  # before anything is written: an item DynamoDB refuses would burn an issue number
     for _ in range(DISPATCH_ATTEMPTS):
         assignee = _check_can_fire(routine, firing)
-        status = decide_overlap(routine.concurrency_policy, routine.newest_open_issue)
+        content = _content(routine, firing, assignee, now)
+        status = decide_overlap(routine.concurrency_policy, routine.open_issue_for(content.key))
         run = _new_run(
             routine,
             firing,
@@ -85,10 +91,11 @@ def start_run(routine: Routine, firing: Firing, now: datetime, new_id: IdFactory
             now,
             new_id,
             idempotency_key=firing.idempotency_key,
-            trigger_payload=firing.payload,
+            trigger_payload=content.trigger_payload,
+            dispatch_fingerprint=content.fingerprint,
         )
         try:
-            return Fired(_write(routine, run, firing, new_id), written=True)
+            return Fired(_write(routine, run, firing, content, new_id), written=True)
         except runs.ClaimTaken as exc:
             return Fired(_earlier_run(routine, exc.claim, firing.trigger, firing.advance), written=False)
         except runs.RoutineMoved:
@@ -132,16 +139,23 @@ def _check_can_fire(routine: Routine, firing: Firing) -> str:
         raise TriggerNotActive("Routine trigger is not active")
     if routine.status == RoutineStatus.archived:
         raise Conflict("Routine is archived")
-    if routine.assignee_agent_id is None:
+    assignee = firing.assignee_agent_id or routine.assignee_agent_id
+    if assignee is None:
         raise Invalid("Default agent required")
-    return routine.assignee_agent_id
+    return assignee
 
 
-def _write(routine: Routine, run: Run, firing: Firing, new_id: IdFactory) -> Run:
-    into = routine.newest_open_issue
+def _content(routine: Routine, firing: Firing, assignee: str, now: datetime) -> Content:
+    project = firing.project_id or routine.project_id
+    from_webhook = firing.source == RunSource.webhook
+    return plan_content(routine, firing.payload, firing.variables, from_webhook, (assignee, project), now)
+
+
+def _write(routine: Routine, run: Run, firing: Firing, content: Content, new_id: IdFactory) -> Run:
+    into = routine.open_issue_for(content.key)
     # `decide_overlap` coalesces or skips only into an open issue: with none, the firing creates one.
     if run.status == RunStatus.issue_created or into is None:
-        issue = _execution_issue(routine, run, new_id, firing.created_by_agent_id)
+        issue = _execution_issue(routine, run, content, new_id, firing.created_by_agent_id)
         run = replace(run, linked_issue_id=issue.id)
         exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
         runs.write_issue_run(routine, run, issue, firing.claims, _touch(firing, run), exclusive)
@@ -162,17 +176,19 @@ def _counted(run: Run) -> Run:
     return run
 
 
-def _execution_issue(routine: Routine, run: Run, new_id: IdFactory, created_by_agent_id: str | None) -> Issue:
+def _execution_issue(
+    routine: Routine, run: Run, content: Content, new_id: IdFactory, created_by_agent_id: str | None
+) -> Issue:
     return Issue(
         id=new_id(),
         company_id=routine.company_id,
         identifier=directory.ISSUE_NUMBERS.allocate(routine.company_id),
-        title=routine.title,
-        description=routine.description,
+        title=content.title,
+        description=content.description,
         status=IssueStatus.todo,
         priority=routine.priority,
-        assignee_agent_id=routine.assignee_agent_id,
-        project_id=routine.project_id,
+        assignee_agent_id=content.assignee_agent_id,
+        project_id=content.project_id,
         goal_id=routine.goal_id,
         parent_id=routine.parent_issue_id,
         created_at=run.triggered_at,
@@ -181,6 +197,7 @@ def _execution_issue(routine: Routine, run: Run, new_id: IdFactory, created_by_a
         origin_id=routine.id,
         origin_run_id=run.id,
         created_by_agent_id=created_by_agent_id if run.source == RunSource.manual else None,
+        origin_fingerprint=content.key,
     )
 
 
@@ -274,6 +291,7 @@ def run_routine(principal: Principal, routine: Routine, command: RunRoutine, now
     trigger = _named_trigger(routine, command.trigger_id)
     key = command.idempotency_key
     claims = (idempotency_claim(routine.id, source, trigger.id if trigger else None, key),) if key else ()
+    _check_overrides(routine, command)
     firing = Firing(
         source,
         trigger,
@@ -281,8 +299,18 @@ def run_routine(principal: Principal, routine: Routine, command: RunRoutine, now
         claims=claims,
         idempotency_key=key,
         created_by_agent_id=principal.agent_id,
+        variables=command.variables,
+        assignee_agent_id=command.assignee_agent_id,
+        project_id=command.project_id,
     )
     return start_run(routine, firing, now, new_id).run
+
+
+def _check_overrides(routine: Routine, command: RunRoutine) -> None:
+    """A run's own assignee and project must be the routine company's, as the routine's must."""
+    named = {name for name in ("assignee_agent_id", "project_id") if getattr(command, name)}
+    overridden = replace(routine, **{name: getattr(command, name) for name in named})
+    check_references(overridden, frozenset(named))
 
 
 def _named_trigger(routine: Routine, trigger_id: str | None) -> Trigger | None:

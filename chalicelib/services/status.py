@@ -6,7 +6,7 @@ from chalicelib.domain.models import Issue, Principal, Routine, Run, RunStatus, 
 from chalicelib.domain.policies import trigger_result
 from chalicelib.services.auth import require_company
 from chalicelib.services.directory import get_company
-from chalicelib.services.routines import RoutineDetail, load_routine
+from chalicelib.services.routines import RoutineDetail, RunSummary, load_routine
 from chalicelib.store import issues, routines, runs
 
 RECENT_RUNS = 10  # how far back a webhook's failed deliveries count as recent
@@ -15,7 +15,7 @@ _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="status-read")
 
 def failing_webhooks(detail: RoutineDetail) -> list[Trigger]:
     """Webhook triggers whose last firing failed, or with a failed run among the routine's recent ones."""
-    failed = {run.trigger_id for run in detail.recent_runs if run.status == RunStatus.failed}
+    failed = {summary.run.trigger_id for summary in detail.recent_runs if summary.run.status == RunStatus.failed}
     return [
         trigger
         for trigger in detail.triggers
@@ -32,8 +32,11 @@ def company_status(principal: Principal, company_id: str) -> list[RoutineDetail]
     reads = list(_POOL.map(_triggers_and_runs, found))
     open_ids = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
     open_issues = issues.get_issues(open_ids) if open_ids else {}
+    # Runs go bare (no linked-issue read per run): the table shows their outcome and age only.
     return [
-        RoutineDetail(routine, triggers, recent, _open_issue(routine, open_issues))
+        RoutineDetail(
+            routine, triggers, [RunSummary(run, None, None) for run in recent], _open_issue(routine, open_issues)
+        )
         for routine, (triggers, recent) in zip(found, reads, strict=True)
     ]
 

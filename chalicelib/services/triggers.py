@@ -9,6 +9,7 @@ from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import Principal, Routine, ScheduleSpec, Trigger, TriggerKind, WebhookSpec
 from chalicelib.domain.signing import new_public_id, new_secret
 from chalicelib.domain.timefmt import iso_or_none, to_iso
+from chalicelib.domain.variables import check_schedulable
 from chalicelib.services.auth import require_manage
 from chalicelib.services.commands import (
     CreateScheduleTrigger,
@@ -70,6 +71,7 @@ def create_trigger(
         updated_at=stamp,
     )
     if isinstance(command, CreateScheduleTrigger):
+        check_schedulable(routine.variables)
         spec = ScheduleSpec(command.cron_expression, command.timezone)
         trigger = reschedule(replace(trigger, schedule=spec), now)
     elif isinstance(command, CreateWebhookTrigger):
@@ -100,6 +102,8 @@ def update_trigger(principal: Principal, trigger_id: str, command: UpdateTrigger
         # A null signingMode or replayWindowSec leaves it as it is.
         kept = {name: value for name, value in command.changes(changed.webhook).items() if value is not None}
         changed = replace(changed, webhook=replace(changed.webhook, **kept))
+    if changed.schedule and changed.enabled:
+        check_schedulable(routine.variables)
     changed = reschedule(changed, now)
     _save(changed, routine)
     return changed

@@ -18,6 +18,11 @@ def get_issue(issue_id: str) -> Issue | None:
     return _issue(item) if item else None
 
 
+def get_issues(issue_ids: set[str]) -> dict[str, Issue]:
+    """Issues by id, read consistently in batches of a hundred."""
+    return {item.id: _issue(item) for item in IssueItem.batch_get(sorted(issue_ids), consistent_read=True)}
+
+
 def list_issues(
     company_id: str,
     assignee_agent_id: str | None,
@@ -50,7 +55,9 @@ def update_issue(issue: Issue, read: Issue) -> None:
     actions = update_actions(issue_item(issue), since=issue_item(read))
     tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
     if issue.origin_id and issue.origin_run_id:
-        _follow_status(tx, issue, read.status, issue.origin_id, OpenIssue(issue.id, issue.origin_run_id))
+        _follow_status(
+            tx, issue, read.status, issue.origin_id, OpenIssue(issue.id, issue.origin_run_id, issue.origin_fingerprint)
+        )
     try:
         tx.commit()
     except TxCancelled as exc:
@@ -98,8 +105,3 @@ def issue_item(issue: Issue) -> IssueItem:
 
 def _issue(item: IssueItem) -> Issue:
     return from_item(Issue, item)
-
-
-def get_issues(issue_ids: set[str]) -> dict[str, Issue]:
-    """Issues by id, read consistently in batches of a hundred."""
-    return {item.id: _issue(item) for item in IssueItem.batch_get(sorted(issue_ids), consistent_read=True)}

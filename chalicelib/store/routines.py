@@ -11,6 +11,7 @@ from chalicelib.domain.models import (
     RoutineStatus,
     Trigger,
 )
+from chalicelib.domain.variables import variable_json, variable_of
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem, read
@@ -67,12 +68,14 @@ _TRIGGER_KEPT = frozenset(
 
 
 def _routine_item(routine: Routine) -> RoutineItem:
-    return to_item(RoutineItem, routine, openIssues=None)  # the open set belongs to the dispatch transactions
+    # The open set belongs to the dispatch transactions.
+    return to_item(RoutineItem, routine, openIssues=None, variables=[variable_json(v) for v in routine.variables])
 
 
 def _routine(item: RoutineItem) -> Routine:
     open_issues = frozenset(OpenIssue.decode(text) for text in item.openIssues or ())
-    return from_item(Routine, item, open_issues=open_issues)
+    variables = tuple(variable_of(data) for data in item.variables or ())
+    return from_item(Routine, item, open_issues=open_issues, variables=variables)
 
 
 def due_shard(trigger_id: str) -> str:

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import _Size
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import (
@@ -86,12 +88,12 @@ def write_issue_run(
 ) -> None:
     """Creates the execution issue and its run, adding the issue to the routine's open set.
 
-    With `exclusive`, the routine must have no open execution issue (the concurrency policy).
+    With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them).
     """
-    entry = OpenIssue(issue.id, run.id).encode()
+    entry = OpenIssue(issue.id, run.id, issue.origin_fingerprint).encode()
     condition = RoutineItem.version == routine.version
     if exclusive:
-        condition &= RoutineItem.openIssues.does_not_exist()
+        condition &= _open_set_is(routine.open_issues)
     tx = Tx()
     tx.update(
         "routine",
@@ -110,6 +112,16 @@ def write_issue_run(
         DirectoryItem.status.is_in(*ASSIGNABLE_AGENT_STATUSES),
     )
     _commit_run(tx, run, claims, touch)
+
+
+def _open_set_is(read: frozenset[OpenIssue]) -> Condition:
+    """The open set is exactly `read`: as many entries, each still there."""
+    if not read:
+        return RoutineItem.openIssues.does_not_exist()
+    condition: Condition = _Size(RoutineItem.openIssues) == len(read)  # pynamodb's `size` is untyped
+    for entry in read:
+        condition &= RoutineItem.openIssues.contains(entry.encode())
+    return condition
 
 
 def write_linked_run(

@@ -97,7 +97,8 @@ class RoutinesByCompany(GlobalSecondaryIndex["RoutineItem"]):
 
 
 class RoutineItem(Model):
-    """Routines; `openIssues` holds `<issueId>:<originRunId>` of every open execution issue."""
+    """Routines; `openIssues` holds `<issueId>:<originRunId>[:<originFingerprint>]` of every open execution
+    issue (`domain.models.OpenIssue`)."""
 
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-routines"
@@ -120,6 +121,11 @@ class RoutineItem(Model):
     lastEnqueuedAt = UnicodeAttribute(null=True)
     createdByAgentId = UnicodeAttribute(null=True)
     updatedByAgentId = UnicodeAttribute(null=True)
+    variables = JSONAttribute(null=True)
+    env = JSONAttribute(null=True)
+    folderId = UnicodeAttribute(null=True)
+    activityGatePolicy = UnicodeAttribute(null=True)
+    activityGateScope = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     byCompany = RoutinesByCompany()
@@ -193,6 +199,7 @@ class RunItem(Model):
     failureReason = UnicodeAttribute(null=True)
     completedAt = UnicodeAttribute(null=True)
     droppedSlots = JSONAttribute(null=True)
+    dispatchFingerprint = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 
@@ -234,6 +241,7 @@ class IssueItem(Model):
     originId = UnicodeAttribute(null=True)
     originRunId = UnicodeAttribute(null=True)
     createdByAgentId = UnicodeAttribute(null=True)
+    originFingerprint = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     byAssignee = IssuesByAssignee()

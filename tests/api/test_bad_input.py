@@ -172,7 +172,7 @@ def test_the_valid_body_of_each_target_is_accepted(furnished: World, name: str) 
         ("update routine", {"title": ["New"]}),
         ("update routine", {"parentIssueId": "123"}),
         ("update routine", {"concurrencyPolicy": None}),
-        ("update routine", {"variables": []}),
+        ("update routine", {"variables": "repo"}),
         ("run routine", {"payload": [1, 2]}),
         ("run routine", {"payload": "text"}),
         ("run routine", {"idempotencyKey": 5}),

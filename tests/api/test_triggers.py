@@ -255,7 +255,7 @@ def test_a_webhook_trigger_can_change_its_signing_mode_and_window(world: World) 
 
 def test_an_unknown_signing_mode_is_400(world: World) -> None:
     routine = world.routine()
-    response = _create(world, routine["id"], kind="webhook", signingMode="github_hmac")
+    response = _create(world, routine["id"], kind="webhook", signingMode="gitlab_token")
     assert response.status_code == 400
     assert _triggers(world, routine["id"]) == []
 
