@@ -76,8 +76,12 @@ def _resolve(principal: Principal, issue_ref: str) -> str | None:
 
 
 def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> IssuePage:
+    """One page of the company's issues matching `query`, with the cursor of the next page if there is one."""
     require_company(principal, company_id)
-    return issues.list_issues(company_id, query)
+    try:
+        return issues.list_issues(company_id, query)
+    except issues.BadCursor as exc:
+        raise BadRequest("nextCursor is not a cursor this list handed out") from exc
 
 
 def inbox(principal: Principal) -> list[Issue]:
@@ -118,7 +122,7 @@ def _check_agent_edit(principal: Principal, read: Issue, changed: Issue, run_id:
         raise Forbidden("Agents can only update issues assigned to themselves")
     if changed.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only assign issues to themselves")
-    if read.status == IssueStatus.in_progress and read.checkout_run_id and run_id != read.checkout_run_id:
+    if read.status == IssueStatus.in_progress and read.checkout_run_id and run_id and run_id != read.checkout_run_id:
         details = {**_holder(read), "actorAgentId": principal.agent_id, "actorRunId": run_id}
         raise Conflict("Issue run ownership conflict", details)
 
