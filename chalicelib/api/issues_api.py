@@ -18,7 +18,7 @@ def _run_id(call: Call) -> str | None:
     return issues.run_id_of(call.header(RUN_ID_HEADER))
 
 
-@routes.get("/companies/{companyId}/issues", errors=(403, 422), query=ISSUE_PARAMS)
+@routes.get("/companies/{companyId}/issues", errors=(400, 403, 422), query=ISSUE_PARAMS)
 def list_issues(call: Call, companyId: str) -> list[responses.Issue]:
     """List a company's issues
 
@@ -58,7 +58,7 @@ def checkout_issue(call: Call, issueId: str, body: CheckoutIssue) -> responses.I
     return responses.Issue.of(issues.checkout(call.principal, issueId, body, _run_id(call), call.now))
 
 
-@routes.post("/issues/{issueId}/release", errors=(403, 404, 409))
+@routes.post("/issues/{issueId}/release", errors=(400, 403, 404, 409))
 def release_issue(call: Call, issueId: str) -> responses.Issue:
     """Release an issue
 
@@ -74,7 +74,7 @@ def add_comment(call: Call, issueId: str, body: AddComment) -> responses.IssueCo
     return responses.IssueComment.of(comment)
 
 
-@routes.get("/issues/{issueId}/comments", errors=(403, 404), query=COMMENT_PARAMS)
+@routes.get("/issues/{issueId}/comments", errors=(400, 403, 404), query=COMMENT_PARAMS)
 def list_comments(call: Call, issueId: str) -> list[responses.IssueComment]:
     """An issue's comments
 
