@@ -6,7 +6,7 @@
 import json
 import re
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
@@ -37,17 +37,30 @@ PATH_PARAMETERS = {
     "agentId": "Agent id.",
     "routineId": "Routine id.",
     "triggerId": "Trigger id.",
-    "issueId": "Issue id.",
+    "issueId": "Issue id, or its identifier (`DEMO-12`, any case).",
+    "commentId": "Comment id.",
     "publicId": "The webhook trigger's public id, from its `webhookUrl`.",
     "keyId": "An API key's id, from the create-key response.",
 }
-Limit = Annotated[int, Field(ge=1, le=200)]
+Limit = Annotated[int, Field(ge=1)]
 QUERY_PARAMETERS: dict[str, tuple[Any, str]] = {
-    "projectId": (str, "Only the routines of this project."),
-    "limit": (Limit, "How many runs, newest first: default 50; out-of-range values are clamped to 1 to 200."),
-    "assigneeAgentId": (str, "Only the issues assigned to this agent."),
-    "status": (IssueStatus, "Only the issues in this status."),
+    "projectId": (str, "Only the routines (or issues) of this project."),
+    "limit": (
+        Limit,
+        "How many: runs default 50, clamped to 1 to 200; issues default 500, at most 1000; comments all, at most 500.",
+    ),
+    "assigneeAgentId": (str, "Only the issues assigned to this agent (`null`: unassigned)."),
+    "status": (str, f"Only the issues in one of these comma-separated statuses ({', '.join(IssueStatus)})."),
     "originId": (str, "Only the execution issues of this routine."),
+    "originKind": (str, "Only the issues of this origin (`routine_execution`)."),
+    "parentId": (str, "Only the sub-issues of this issue."),
+    "parentIssueId": (str, "Same as parentId."),
+    "excludeRoutineExecutions": (str, "`true` or `1`: leave execution issues out (unless an origin is asked for)."),
+    "nextCursor": (str, "The `X-Next-Cursor` of the previous page."),
+    "after": (str, "Only the comments after this comment, in the asked order."),
+    "afterCommentId": (str, "Same as after."),
+    "order": (Literal["asc", "desc"], "Comment order by time: `desc` (default) or `asc`."),
+    "wakeCommentId": (str, "A comment of the issue to return as `wakeComment`."),
 }
 WEBHOOK_HEADERS: dict[str, str] = {
     "X-Paperclip-Timestamp": "hmac_sha256 triggers: Unix time of signing, in seconds (or milliseconds).",

@@ -20,7 +20,7 @@ from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from chalicelib.domain import models as domain
 from chalicelib.domain import variables
-from chalicelib.services import routines, triggers
+from chalicelib.services import issues, routines, triggers
 
 Json = dict[str, Any]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
@@ -247,6 +247,10 @@ class IssueSummary(
 
 
 class Issue(ResponseBody, source=domain.Issue):
+    shape = Shape(logged=(("issueId", "id"),))
+
+
+class IssueComment(ResponseBody, source=domain.IssueComment):
     pass
 
 
@@ -264,6 +268,113 @@ class RunSummary(Run):
     def of_summary(cls, value: routines.RunSummary) -> Self:
         issue = IssueSummary.of(value.linked_issue) if value.linked_issue else None
         return cls.of(value.run, linked_issue=issue, trigger=TriggerRef.of(value.trigger) if value.trigger else None)
+
+
+class UpdatedIssue(Issue):
+    shape = Shape(left_out_when_none=frozenset({"comment"}), logged=(("issueId", "id"),))
+    comment: IssueComment | SkipJsonSchema[None] = _left_out_when_none("The comment sent with the change.")
+
+
+class InboxItem(
+    ResponseBody,
+    source=domain.Issue,
+    include=("id", "identifier", "title", "status", "priority", "project_id", "goal_id", "parent_id", "updated_at"),
+):
+    """An open issue of the calling agent, compact. Heartbeat runs, recovery actions and blockers are
+    Paperclip's, not ours: those keys always hold their empty values."""
+
+    active_run: None = None
+    active_recovery_action: None = None
+    dependency_ready: bool = True
+    unresolved_blocker_count: int = 0
+    unresolved_blocker_issue_ids: list[Id] = Field(default=[], max_length=0)
+
+
+class ContextIssue(
+    ResponseBody,
+    source=domain.Issue,
+    include=(
+        "id",
+        "identifier",
+        "title",
+        "description",
+        "status",
+        "priority",
+        "project_id",
+        "goal_id",
+        "parent_id",
+        "assignee_agent_id",
+        "origin_kind",
+        "origin_id",
+        "origin_run_id",
+        "updated_at",
+    ),
+):
+    blocked_by: list[Id] = Field(default=[], max_length=0)
+    blocks: list[Id] = Field(default=[], max_length=0)
+
+
+class ContextProject(ResponseBody):
+    id: Id
+    name: str
+    status: Literal["active", "paused"]
+    target_date: None = None
+
+
+class ContextGoal(ResponseBody):
+    id: Id
+    title: str
+    status: None = None
+    level: None = None
+    parent_id: None = None
+
+
+class ContextRoutine(ResponseBody, source=domain.Routine, include=("id", "title", "concurrency_policy", "status")):
+    pass
+
+
+class CommentCursor(ResponseBody):
+    total_comments: int
+    latest_comment_id: Id | None
+    latest_comment_at: Timestamp | None
+
+
+class HeartbeatContext(ResponseBody):
+    """The issue, where it comes from (for an execution issue: its routine and the run, with what fired it)
+    and where its comments stand."""
+
+    issue: ContextIssue
+    ancestors: list[IssueSummary] = Field(max_length=0)
+    project: ContextProject | None
+    goal: ContextGoal | None
+    routine: ContextRoutine | None
+    run: Run | None
+    comment_cursor: CommentCursor
+    wake_comment: IssueComment | None
+    attachments: list[Json] = Field(max_length=0)
+    continuation_summary: None = None
+
+    @classmethod
+    def of_context(cls, value: issues.HeartbeatContext) -> Self:
+        latest = value.latest_comment
+        project = value.project
+        return cls(
+            issue=ContextIssue.of(value.issue),
+            ancestors=[],
+            project=ContextProject(id=project.id, name=project.name, status="paused" if project.paused_at else "active")
+            if project
+            else None,
+            goal=ContextGoal(id=value.goal.id, title=value.goal.title) if value.goal else None,
+            routine=ContextRoutine.of(value.routine) if value.routine else None,
+            run=Run.of(value.run) if value.run else None,
+            comment_cursor=CommentCursor(
+                total_comments=value.total_comments,
+                latest_comment_id=latest.id if latest else None,
+                latest_comment_at=latest.created_at if latest else None,
+            ),
+            wake_comment=IssueComment.of(value.wake_comment) if value.wake_comment else None,
+            attachments=[],
+        )
 
 
 class RoutineDetail(Routine):

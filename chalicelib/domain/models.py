@@ -320,3 +320,28 @@ class Issue:
     origin_run_id: Id | None = None
     created_by_agent_id: Id | None = None
     origin_fingerprint: str | None = None
+    checkout_run_id: Id | None = None
+    execution_run_id: Id | None = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    cancelled_at: Timestamp | None = None
+
+
+class AuthorType(StrEnum):
+    agent = "agent"
+    user = "user"
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    """A comment on an issue, by an agent (and the run it sent, if any) or by a board key (`user`)."""
+
+    id: Id
+    company_id: Id
+    issue_id: Id
+    author_type: AuthorType
+    author_agent_id: Id | None
+    created_by_run_id: Id | None
+    body: str
+    created_at: Timestamp
+    updated_at: Timestamp

@@ -51,6 +51,13 @@ def require_company(principal: Principal, company_id: str) -> None:
         raise Forbidden(f"{who} cannot access another company")
 
 
+def require_agent(principal: Principal) -> tuple[str, str]:
+    """The calling agent's id and company; 401 for a board key."""
+    if not principal.is_agent or not principal.agent_id or not principal.company_id:
+        raise Unauthorized("Agent authentication required")
+    return principal.agent_id, principal.company_id
+
+
 def require_board(principal: Principal) -> None:
     if principal.is_agent:
         raise Forbidden("Board access required")

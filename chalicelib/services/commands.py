@@ -4,7 +4,7 @@ document, and are what the services take (never a `dict`).
 A field's default is stated here, once: the domain classes have none for what a caller chooses.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -277,20 +277,36 @@ class CreateGoal(Body):
     description: Text | None = None
 
 
+def _real_newlines(value: Any) -> Any:
+    """Agents often send `\\n` escaped once too often; Paperclip turns those into newlines, and so do we."""
+    if isinstance(value, str):
+        return value.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\r", "\n")
+    return value
+
+
+MAX_COMMENT_CHARS = 20_000
+CommentText = Annotated[
+    str,
+    BeforeValidator(_real_newlines),
+    StringConstraints(min_length=1, max_length=MAX_COMMENT_CHARS, pattern=NOT_BLANK),
+]
+
+
 class UpdateIssue(Body):
     title: Title | None = None
     description: Text | None = None
     status: IssueStatus | None = None
     priority: Priority | None = None
     assignee_agent_id: Uuid | None = None
+    comment: CommentText | None = Field(default=None, description="Added with the change, in its transaction.")
 
     _not_null = ("title", "status", "priority")
 
 
-@dataclass(frozen=True)
-class IssueQuery:
-    """Which of a company's issues to list; None matches any."""
+class CheckoutIssue(Body):
+    agent_id: Uuid
+    expected_statuses: list[IssueStatus] = Field(min_length=1, max_length=len(IssueStatus))
 
-    assignee_agent_id: str | None = None
-    status: str | None = None
-    origin_id: str | None = None
+
+class AddComment(Body):
+    body: CommentText

@@ -15,7 +15,7 @@ from chalicelib.domain.models import (
     Project,
 )
 from chalicelib.domain.timefmt import to_iso
-from chalicelib.services.auth import issue_key, require_board, require_company
+from chalicelib.services.auth import issue_key, require_agent, require_board, require_company
 from chalicelib.store import directory
 
 
@@ -129,3 +129,12 @@ def create_goal(company: Company, title: str, description: str | None, now: date
 
 def list_goals(principal: Principal, company_id: str) -> list[Goal]:
     return directory.list_members(Goal, get_company(principal, company_id).id)
+
+
+def current_agent(principal: Principal) -> Agent:
+    """The calling agent (401 for any other caller)."""
+    agent_id, company_id = require_agent(principal)
+    agent = directory.get_member(Agent, company_id, agent_id)
+    if agent is None:
+        raise NotFound("Agent not found")
+    return agent

@@ -1,16 +1,55 @@
-"""Execution issues: reads, and the edit transaction that keeps the routine's open set and the origin run true."""
+"""Execution issues and their comments: reads, pages, and the conditional writes that keep the routine's open
+set and the origin run true."""
 
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex
 
-from chalicelib.domain.models import Issue, IssueStatus, OpenIssue, RunStatus
+from chalicelib.domain.ids import is_id
+from chalicelib.domain.models import (
+    ASSIGNABLE_AGENT_STATUSES,
+    ROUTINE_EXECUTION,
+    Issue,
+    IssueComment,
+    IssueStatus,
+    OpenIssue,
+    RunStatus,
+)
+from chalicelib.domain.queries import CommentQuery, IssueQuery
+from chalicelib.domain.workflow import RunFollows, failure_reason
 from chalicelib.store.mapping import from_item, to_item, update_actions
-from chalicelib.store.tables import IssueItem, RoutineItem, RunItem, read
+from chalicelib.store.tables import ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
 
 class IssueChanged(Exception):
     """The issue (or its routine or run) changed since it was read: read again."""
+
+
+class BadCursor(Exception):
+    """A page cursor this store did not hand out."""
+
+
+class CheckoutRefused(Exception):
+    """The issue is not in an expected status, or another agent or run holds it."""
+
+
+class AgentUnavailable(Exception):
+    """The agent checking out is not assignable (terminated, pending approval or gone)."""
+
+
+@dataclass(frozen=True)
+class IssuePage:
+    issues: list[Issue]
+    next_cursor: str | None
 
 
 def get_issue(issue_id: str) -> Issue | None:
@@ -23,73 +62,148 @@ def get_issues(issue_ids: set[str]) -> dict[str, Issue]:
     return {item.id: _issue(item) for item in IssueItem.batch_get(sorted(issue_ids), consistent_read=True)}
 
 
-def list_issues(
-    company_id: str,
-    assignee_agent_id: str | None,
-    status: str | None,
-    origin_id: str | None,
-) -> list[Issue]:
-    conditions: list[Condition] = []
-    if status:
-        conditions.append(IssueItem.status == status)
-    if origin_id:
-        conditions.append(IssueItem.originId == origin_id)
-    if assignee_agent_id:
-        index, key = IssueItem.byAssignee, assignee_agent_id
-        conditions.append(IssueItem.companyId == company_id)
-    else:
-        index, key = IssueItem.byCompany, company_id  # type: ignore[assignment]
+def identifier_claim(issue: Issue) -> ClaimItem:
+    """The lookup item that finds an issue from its identifier, written with the issue."""
+    return ClaimItem(_identifier_key(issue.company_id, issue.identifier), targetId=issue.id, companyId=issue.company_id)
+
+
+def find_identifier(company_ids: Iterable[str], identifier: str) -> str | None:
+    """The id of the issue of one of these companies with this (upper-case) identifier, read consistently."""
+    keys = [_identifier_key(company_id, identifier) for company_id in company_ids]
+    found = [item.targetId for item in ClaimItem.batch_get(keys, consistent_read=True) if item.targetId]
+    return min(found, default=None)
+
+
+def _identifier_key(company_id: str, identifier: str) -> str:
+    return f"issue#{company_id}#{identifier.upper()}"
+
+
+def list_issues(company_id: str, query: IssueQuery) -> IssuePage:
+    """One page of a company's issues, most recently updated first, matching every field of `query`."""
+    if query.statuses is not None and not query.statuses:
+        return IssuePage([], None)
+    index, key = _index_for(company_id, query)
+    start = _start_key(index, key, query.cursor)
+    found = index.query(
+        key, filter_condition=_filter(company_id, query), scan_index_forward=False, last_evaluated_key=start
+    )
+    items = iter(found)
+    page = [_issue(item) for _, item in zip(range(query.limit), items, strict=False)]
+    more = next(items, None) is not None
+    return IssuePage(page, _cursor(page[-1]) if more and page else None)
+
+
+def _index_for(company_id: str, query: IssueQuery) -> tuple[GlobalSecondaryIndex[IssueItem], str]:
+    if query.assignee_agent_id:
+        return IssueItem.byAssignee, query.assignee_agent_id
+    return IssueItem.byCompany, company_id
+
+
+def _filter(company_id: str, query: IssueQuery) -> Condition | None:
+    parts: list[Condition] = []
+    if query.assignee_agent_id:
+        parts.append(IssueItem.companyId == company_id)
+    if query.unassigned:
+        parts.append(IssueItem.assigneeAgentId.does_not_exist())
+    if query.statuses:
+        parts.append(IssueItem.status.is_in(*sorted(query.statuses)))
+    exact = [
+        (IssueItem.projectId, query.project_id),
+        (IssueItem.parentId, query.parent_id),
+        (IssueItem.originKind, query.origin_kind),
+        (IssueItem.originId, query.origin_id),
+    ]
+    parts.extend(attribute == value for attribute, value in exact if value)
+    if query.exclude_routine_executions and not (query.origin_kind or query.origin_id):
+        parts.append(~(IssueItem.originKind == ROUTINE_EXECUTION))
     condition = None
-    for part in conditions:
+    for part in parts:
         condition = part if condition is None else condition & part
-    return [_issue(item) for item in index.query(key, filter_condition=condition, scan_index_forward=False)]
+    return condition
 
 
-def update_issue(issue: Issue, read: Issue) -> None:
-    """Writes the fields that changed since `read`; its routine's open set and its origin run follow its
-    status, in one transaction.
+def _cursor(last: Issue) -> str:
+    return base64.urlsafe_b64encode(json.dumps([last.id, last.updated_at]).encode()).decode().rstrip("=")
 
-    Every write is conditioned on the status read, so two racing closes cannot both move the run.
+
+def _start_key(index: GlobalSecondaryIndex[IssueItem], key: str, cursor: str | None) -> dict[str, Any] | None:
+    """The query's exclusive start, rebuilt from a cursor of `_cursor` (the index's hash key is the query's)."""
+    if cursor is None:
+        return None
+    try:
+        issue_id, updated_at = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadCursor() from exc
+    if not (isinstance(issue_id, str) and is_id(issue_id) and isinstance(updated_at, str) and len(updated_at) == 24):
+        raise BadCursor()
+    hash_name = next(name for name, attribute in index.Meta.attributes.items() if attribute.is_hash_key)
+    return {"id": {"S": issue_id}, hash_name: {"S": key}, "updatedAt": {"S": updated_at}}
+
+
+def update_issue(issue: Issue, read: Issue, comment: IssueComment | None, follows: RunFollows) -> None:
+    """Writes the fields that changed since `read` (and the comment sent with them); its routine's open set and
+    its origin run follow its status, in one transaction.
+
+    Every write is conditioned on the issue as read, so two racing changes cannot both move the run.
     """
     tx = Tx()
     actions = update_actions(issue_item(issue), since=issue_item(read))
-    tx.update("issue", IssueItem(issue.id), actions, IssueItem.status == str(read.status))
+    tx.update("issue", IssueItem(issue.id), actions, _as_read(read))
+    if comment is not None:
+        tx.put("comment", to_item(CommentItem, comment), CommentItem.id.does_not_exist())
     if issue.origin_id and issue.origin_run_id:
         _follow_status(
-            tx, issue, read.status, issue.origin_id, OpenIssue(issue.id, issue.origin_run_id, issue.origin_fingerprint)
+            tx, issue, read.status, follows, OpenIssue(issue.id, issue.origin_run_id, issue.origin_fingerprint)
         )
+    _commit(tx)
+
+
+def _as_read(read: Issue) -> Condition:
+    """The issue still has the status, assignee and checkout run it was read with."""
+    status: Condition = IssueItem.status == str(read.status)
+    status &= _equal_or_absent(IssueItem.assigneeAgentId, read.assignee_agent_id)
+    status &= _equal_or_absent(IssueItem.checkoutRunId, read.checkout_run_id)
+    return status
+
+
+def _equal_or_absent(attribute: UnicodeAttribute, value: str | None) -> Condition:
+    condition: Condition = attribute.does_not_exist() if value is None else attribute == value
+    return condition
+
+
+def _commit(tx: Tx) -> None:
     try:
         tx.commit()
     except TxCancelled as exc:
         raise IssueChanged() from exc
 
 
-def _follow_status(tx: Tx, issue: Issue, was: IssueStatus, routine_id: str, entry: OpenIssue) -> None:
+def _follow_status(tx: Tx, issue: Issue, was: IssueStatus, follows: RunFollows, entry: OpenIssue) -> None:
+    routine_id = issue.origin_id or ""
     if issue.status.is_open != was.is_open:
         encoded = {entry.encode()}
         change = RoutineItem.openIssues.add(encoded) if issue.status.is_open else RoutineItem.openIssues.delete(encoded)
         tx.update("routine", RoutineItem(routine_id), [change], RoutineItem.id.exists())
-    # Open to open leaves the run as it is; done and cancelled each say how it ended, even after one another.
-    if issue.status != was and not (issue.status.is_open and was.is_open):
+    if follows != RunFollows.stays:
         tx.update(
             "run",
             RunItem(routine_id, entry.run_id),
-            [*_run_outcome(issue), RunItem.updatedAt.set(issue.updated_at)],
+            [*_run_outcome(issue, follows), RunItem.updatedAt.set(issue.updated_at)],
             RunItem.id.exists(),
         )
 
 
-def _run_outcome(issue: Issue) -> list[Action]:
-    if issue.status == IssueStatus.done:
+def _run_outcome(issue: Issue, follows: RunFollows) -> list[Action]:
+    if follows == RunFollows.completes:
         return [
             RunItem.status.set(str(RunStatus.completed)),
             RunItem.failureReason.remove(),
             RunItem.completedAt.set(issue.updated_at),
         ]
-    if issue.status == IssueStatus.cancelled:
+    if follows == RunFollows.fails:
         return [
             RunItem.status.set(str(RunStatus.failed)),
-            RunItem.failureReason.set(f"Execution issue moved to {issue.status}"),
+            RunItem.failureReason.set(failure_reason(issue.status)),
             RunItem.completedAt.set(issue.updated_at),
         ]
     return [
@@ -97,6 +211,95 @@ def _run_outcome(issue: Issue) -> list[Action]:
         RunItem.completedAt.remove(),
         RunItem.failureReason.remove(),
     ]
+
+
+def checkout(read: Issue, agent_id: str, run_id: str | None, statuses: frozenset[IssueStatus], now: str) -> Issue:
+    """Makes the issue `in_progress`, owned by the agent (and run): one transaction whose condition admits
+    only an issue in one of `statuses` that nobody else (no other agent, no other run) holds."""
+    held_by_caller = (IssueItem.assigneeAgentId.does_not_exist() | (IssueItem.assigneeAgentId == agent_id)) & (
+        _run_free_or(IssueItem.checkoutRunId, run_id) & _run_free_or(IssueItem.executionRunId, run_id)
+    )
+    runs = [IssueItem.checkoutRunId, IssueItem.executionRunId]
+    tx = Tx()
+    tx.update(
+        "issue",
+        IssueItem(read.id),
+        [
+            IssueItem.assigneeAgentId.set(agent_id),
+            *[attribute.set(run_id) if run_id else attribute.remove() for attribute in runs],
+            IssueItem.status.set(str(IssueStatus.in_progress)),
+            IssueItem.startedAt.set(now),
+            IssueItem.updatedAt.set(now),
+        ],
+        IssueItem.status.is_in(*sorted(statuses)) & held_by_caller,
+    )
+    tx.check("agent", DirectoryItem(read.company_id, f"AGENT#{agent_id}"), _assignable())
+    try:
+        tx.commit()
+    except TxCancelled as exc:
+        raise AgentUnavailable() if "agent" in exc.failed else CheckoutRefused() from exc
+    return _reread(read.id)
+
+
+def _run_free_or(attribute: UnicodeAttribute, run_id: str | None) -> Condition:
+    free = attribute.does_not_exist()
+    return free | (attribute == run_id) if run_id else free
+
+
+def _assignable() -> Condition:
+    condition: Condition = DirectoryItem.status.is_in(*sorted(ASSIGNABLE_AGENT_STATUSES))
+    return condition
+
+
+def release(read: Issue, now: str) -> Issue:
+    """Gives the issue back: unassigned, no checkout, `in_progress` back to `todo`; if it is still as read."""
+    status = IssueStatus.todo if read.status == IssueStatus.in_progress else read.status
+    actions: list[Action] = [
+        IssueItem.status.set(str(status)),
+        IssueItem.assigneeAgentId.remove(),
+        IssueItem.checkoutRunId.remove(),
+        IssueItem.executionRunId.remove(),
+        IssueItem.updatedAt.set(now),
+    ]
+    tx = Tx()
+    tx.update("issue", IssueItem(read.id), actions, _as_read(read))
+    _commit(tx)
+    return _reread(read.id)
+
+
+def _reread(issue_id: str) -> Issue:
+    issue = get_issue(issue_id)
+    if issue is None:
+        raise IssueChanged()
+    return issue
+
+
+def add_comment(comment: IssueComment) -> None:
+    """Adds a comment to an issue that exists."""
+    tx = Tx()
+    tx.put("comment", to_item(CommentItem, comment), CommentItem.id.does_not_exist())
+    tx.check("issue", IssueItem(comment.issue_id), IssueItem.id.exists())
+    _commit(tx)
+
+
+def get_comment(issue_id: str, comment_id: str) -> IssueComment | None:
+    item = read(CommentItem, issue_id, comment_id)
+    return from_item(IssueComment, item) if item else None
+
+
+def list_comments(issue_id: str, query: CommentQuery) -> list[IssueComment]:
+    """The issue's comments strictly after the cursor comment, in the asked direction (ids are time-ordered)."""
+    after = None
+    if query.after:
+        after = CommentItem.id > query.after if query.ascending else CommentItem.id < query.after
+    found: Iterator[CommentItem] = CommentItem.query(
+        issue_id, range_key_condition=after, scan_index_forward=query.ascending, limit=query.limit
+    )
+    return [from_item(IssueComment, item) for item in found]
+
+
+def count_comments(issue_id: str) -> int:
+    return CommentItem.count(issue_id, consistent_read=True)
 
 
 def issue_item(issue: Issue) -> IssueItem:

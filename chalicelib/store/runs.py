@@ -18,7 +18,7 @@ from chalicelib.domain.models import (
 from chalicelib.observability import log_exception
 from chalicelib.store import routines
 from chalicelib.store.errors import is_condition_failure
-from chalicelib.store.issues import issue_item
+from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.tables import (
     ClaimItem,
@@ -106,6 +106,7 @@ def write_issue_run(
         condition,
     )
     tx.put("issue", issue_item(issue), IssueItem.id.does_not_exist())
+    tx.put("identifier", identifier_claim(issue))
     tx.check(
         "assignee",
         DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),

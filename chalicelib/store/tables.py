@@ -242,14 +242,36 @@ class IssueItem(Model):
     originRunId = UnicodeAttribute(null=True)
     createdByAgentId = UnicodeAttribute(null=True)
     originFingerprint = UnicodeAttribute(null=True)
+    checkoutRunId = UnicodeAttribute(null=True)
+    executionRunId = UnicodeAttribute(null=True)
+    startedAt = UnicodeAttribute(null=True)
+    completedAt = UnicodeAttribute(null=True)
+    cancelledAt = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     byAssignee = IssuesByAssignee()
     byCompany = IssuesByCompany()
 
 
+class CommentItem(Model):
+    """An issue's comments, oldest to newest by their time-ordered ids."""
+
+    class Meta(_TableMeta):
+        table_name = f"{UNBOUND}-comments"
+
+    issueId = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    companyId = UnicodeAttribute()
+    authorType = UnicodeAttribute()
+    authorAgentId = UnicodeAttribute(null=True)
+    createdByRunId = UnicodeAttribute(null=True)
+    body = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
 class ClaimItem(Model):
-    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`, `key#`) and
+    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`, `key#`, `issue#`) and
     webhook rate-limit windows (`rate#`)."""
 
     class Meta(_TableMeta):
@@ -271,6 +293,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     TriggerItem,
     RunItem,
     IssueItem,
+    CommentItem,
     ClaimItem,
 )
 TTL_ATTRIBUTES: dict[type[Model], str] = {ClaimItem: "expiresAt"}
