@@ -82,7 +82,7 @@ def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> Iss
     try:
         return issues.list_issues(company_id, query)
     except issues.BadCursor as exc:
-        raise BadRequest("nextCursor is not a cursor this list handed out") from exc
+        raise Invalid("nextCursor is not a cursor this list handed out") from exc
 
 
 def inbox(principal: Principal) -> list[Issue]:

@@ -125,8 +125,8 @@ def test_issue_filters_combine(world: World, other_world: World) -> None:
         ({"limit": "0"}, 400, "limit must be a positive integer up to 1000"),
         ({"limit": "ten"}, 400, "limit must be a positive integer up to 1000"),
         ({"limit": "-3"}, 400, "limit must be a positive integer up to 1000"),
-        ({"nextCursor": "not-a-cursor"}, 400, "nextCursor is not a cursor this list handed out"),
-        ({"nextCursor": "WyJ4IiwgInkiXQ"}, 400, "nextCursor is not a cursor this list handed out"),
+        ({"nextCursor": "not-a-cursor"}, 422, "nextCursor is not a cursor this list handed out"),
+        ({"nextCursor": "WyJ4IiwgInkiXQ"}, 422, "nextCursor is not a cursor this list handed out"),
     ],
 )
 def test_malformed_issue_queries_are_refused(world: World, params: dict[str, str], status: int, error: str) -> None:
