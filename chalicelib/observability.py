@@ -29,6 +29,9 @@ class Metric(StrEnum):
     DISPATCHED_TRIGGERS = "DispatchedTriggers"
     RUNS_DISPATCHED = "RunsDispatched"
     WEBHOOK_REJECTED = "WebhookRejected"
+    WAKES_DELIVERED = "WakesDelivered"
+    WAKES_FAILED = "WakesFailed"
+    WAKE_LAG_SECONDS = "WakeLagSeconds"
 
     @property
     def unit(self) -> str:

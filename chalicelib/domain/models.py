@@ -98,6 +98,8 @@ class Agent:
     role: str | None
     created_at: Timestamp
     updated_at: Timestamp
+    adapter_type: str | None = None
+    adapter_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -291,3 +293,20 @@ class Issue:
     origin_id: Id | None = None
     origin_run_id: Id | None = None
     created_by_agent_id: Id | None = None
+
+
+@dataclass(frozen=True)
+class Wake:
+    """One wake-up of an issue's agent: the latest attempt's outcome; `id` is the X-Routines-Wake-Id."""
+
+    id: Id
+    issue_id: Id
+    agent_id: Id
+    reason: str
+    status: str
+    attempts: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    last_error: str | None = None
+    response_status: int | None = None
+    delivered_at: Timestamp | None = None
