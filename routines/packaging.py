@@ -18,8 +18,10 @@ from typing import Any
 Json = dict[str, Any]
 
 # Logical ids Chalice gives the functions of app.py, and the role it makes for each (autogen_policy is off).
-API, TICK, DISPATCH = "APIHandler", "Tick", "Dispatch"
-ROLES = {API: "ApiHandlerRole", TICK: "TickRole", DISPATCH: "DispatchRole"}
+API, TICK, DISPATCH, WAKE = "APIHandler", "Tick", "Dispatch", "Wake"
+ROLES = {API: "ApiHandlerRole", TICK: "TickRole", DISPATCH: "DispatchRole", WAKE: "WakeRole"}
+# The event source mapping Chalice generates for app.py's `on_dynamodb_record(name="wake")`.
+WAKE_EVENT = "WakeDynamodbEventSource"
 
 # TransactWriteItems has no IAM action of its own: every item in it needs its Put/Update/Delete/ConditionCheck.
 ITEM_ACTIONS = [
@@ -39,6 +41,16 @@ API_THROTTLING = {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
 TICK_BUDGET_SECONDS = 40  # the tick's Lambda timeout in .chalice/config.json must exceed it
 MAX_RECEIVES = 5
 TICK_LAG_LIMIT_SECONDS = 300
+# A failing wake batch is retried, in order per shard, this many times or for this long, then dead-lettered.
+WAKE_RETRIES = 50
+WAKE_MAX_RECORD_AGE_SECONDS = 6 * 3600
+WAKE_ITERATOR_AGE_LIMIT_MS = 120_000
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ def merge_template(stage: Stage) -> Json:
             **policy_resources(tables),
             **alarm_resources(stage),
             **function_overrides(stage),
+            **wake_resources(stage),
         },
         "Outputs": outputs(stage),
     }
@@ -130,6 +143,8 @@ def _table_properties(stage: Stage, name: str, model: Any) -> Json:
         properties["LocalSecondaryIndexes"] = [_index(index) for index in schema["local_secondary_indexes"]]
     if model in TTL_ATTRIBUTES:
         properties["TimeToLiveSpecification"] = {"AttributeName": TTL_ATTRIBUTES[model], "Enabled": True}
+    if getattr(model.Meta, "stream_view_type", None):
+        properties["StreamSpecification"] = {"StreamViewType": model.Meta.stream_view_type}
     return properties
 
 
@@ -313,7 +328,7 @@ def alarm_resources(stage: Stage) -> Json:
     """Every alarm notifies the stage's alarm topic, and again when it is back to OK."""
     topic = [{"Ref": "AlarmTopic"}]
     resources: Json = {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{stage.prefix}-alarms"}}}
-    for logical_id, alarm in alarms(stage).items():
+    for logical_id, alarm in {**alarms(stage), **wake_alarms(stage)}.items():
         resources[logical_id] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
@@ -365,6 +380,80 @@ def function_environment(stage: Stage) -> Json:
         "ROUTINES_DISPATCH_QUEUE_NAME": stage.queue_name,
         "ROUTINES_METRICS_NAMESPACE": stage.metrics_namespace,
         "ROUTINES_TICK_BUDGET_SECONDS": str(TICK_BUDGET_SECONDS),
+    }
+
+
+def wake_resources(stage: Stage) -> Json:
+    """The wake function reads the issues stream: its mapping's retries and dead-letter queue, and its rights."""
+    dlq_arn = {"Fn::GetAtt": ["WakeDeadLetterQueue", "Arn"]}
+    stream_arn = {"Fn::GetAtt": [table_id("issues"), "StreamArn"]}
+    mapping = {
+        "Stream": stream_arn,
+        "StartingPosition": "TRIM_HORIZON",
+        "MaximumRetryAttempts": WAKE_RETRIES,
+        "MaximumRecordAgeInSeconds": WAKE_MAX_RECORD_AGE_SECONDS,
+        "BisectBatchOnFunctionError": True,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dlq_arn}},
+    }
+    environment = {"Environment": {"Variables": function_environment(stage)}}
+    return {
+        "WakeDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{stage.prefix}-wake-dlq",
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "WakeStreamPolicy": _policy(
+            "routines-wake-stream",
+            [ROLES[WAKE]],
+            _statement("ReadIssuesStream", STREAM_READ_ACTIONS, [stream_arn]),
+            _statement("DeadLetterFailedBatches", ["sqs:SendMessage"], [dlq_arn]),
+        ),
+        # Creating the event source mapping checks the role's stream permissions.
+        WAKE: {
+            "DependsOn": ["WakeStreamPolicy"],
+            "Properties": {**environment, "Events": {WAKE_EVENT: {"Properties": mapping}}},
+        },
+    }
+
+
+def wake_alarms(stage: Stage) -> dict[str, Alarm]:
+    """Wakes that fail, wait, or were given up on (README: Wake-ups)."""
+    from chalicelib.observability import Metric
+
+    return {
+        "WakesFailedAlarm": Alarm(
+            "wakes-failed",
+            "Wake-ups failed at least 5 times in 5 minutes: GET /issues/{id}/wakes names the error.",
+            stage.metrics_namespace,
+            Metric.WAKES_FAILED,
+            "Sum",
+            5,
+        ),
+        "WakeIteratorAgeAlarm": Alarm(
+            "wake-iterator-age",
+            f"The wake function is over {WAKE_ITERATOR_AGE_LIMIT_MS // 1000} s behind the issues stream.",
+            "AWS/Lambda",
+            "IteratorAge",
+            "Maximum",
+            WAKE_ITERATOR_AGE_LIMIT_MS,
+            {"FunctionName": {"Ref": WAKE}},
+            period=60,
+            periods=5,
+            datapoints=3,
+        ),
+        "WakeDeadLetterAlarm": Alarm(
+            "wake-dead-letters",
+            f"Wake batches failed {WAKE_RETRIES} retries (or aged out) and wait in the wake dead-letter queue.",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+            0,
+            {"QueueName": {"Fn::GetAtt": ["WakeDeadLetterQueue", "QueueName"]}},
+            comparison="GreaterThanThreshold",
+        ),
     }
 
 
