@@ -336,3 +336,38 @@ def test_a_redirect_is_never_followed(world: World, receiver: Receiver) -> None:
     finally:
         # Later stream readers in this process would retry this wake forever: stop waking this agent.
         json_of(world.board.patch(f"/agents/{agent.id}", {"adapterType": "process"}))
+
+
+def test_a_rotated_secret_signs_the_next_wake(world: World, receiver: Receiver, tmp_path: Path) -> None:
+    agent = http_agent(world, receiver.url)
+    rotated = json_of(world.board.post(f"/agents/{agent.id}/wake-secret"), 201)["wakeSecret"]
+    _, issue_id = run_routine(world, agent.id)
+    read_until(reader(tmp_path / "cp.json"), lambda: bool(receiver.for_issue(issue_id)))
+    [got] = receiver.for_issue(issue_id)
+    assert verified(rotated, got) and not verified(agent.secret, got)
+
+
+def test_another_companys_board_cannot_read_an_issues_wakes(world: World, other_world: World) -> None:
+    _, issue_id = run_routine(world, world.alpha_id)
+    assert other_world.board.get(f"/issues/{issue_id}/wakes").status_code == 403
+    assert world.board.get("/issues/not-an-id/wakes").status_code == 404
+
+
+@pytest.mark.usefixtures("emitting")
+def test_wakes_are_counted_and_their_lag_measured_without_logging_headers_or_the_secret(
+    world: World, receiver: Receiver, capfd: pytest.CaptureFixture[str]
+) -> None:
+    down = Receiver()
+    agent = http_agent(world, down.url)
+    _, issue_id = run_routine(world, agent.id)
+    with pytest.raises(WakeFailed):
+        wake_for(_change_of(issue_id), runtime.now(), LOCAL)
+    json_of(world.board.patch(f"/agents/{agent.id}", {"adapterType": "http", "adapterConfig": {"url": receiver.url}}))
+    wake = wake_for(_change_of(issue_id), runtime.now(), LOCAL)
+    assert wake is not None and (wake.status, wake.attempts) == ("delivered", 2)
+    err = capfd.readouterr().err
+    documents = [json.loads(line) for line in err.splitlines() if line.startswith("{") and "_aws" in line]
+    assert [d["WakesFailed"] for d in documents if "WakesFailed" in d] == [1]
+    [delivered] = [d for d in documents if "WakesDelivered" in d]
+    assert delivered["WakesDelivered"] == 1 and delivered["WakeLagSeconds"] >= 0
+    assert agent.secret not in err and "agent-token" not in err
