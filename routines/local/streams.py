@@ -50,6 +50,10 @@ class StreamReader:
                 busy = self.poll(stop)
             except Stopped:
                 return
+            except Exception:
+                log_exception("reading the issues stream failed; starting again from the checkpoint")
+                self._iterators.clear()
+                busy = False
             if not busy:
                 stop.wait(poll_seconds)
 
@@ -71,7 +75,12 @@ class StreamReader:
 
     def _read(self, shard: str) -> list[dict[str, Any]]:
         iterator = self._iterators.get(shard) or self._first_iterator(shard)
-        answer = self._client.get_records(ShardIterator=iterator, Limit=1000)
+        try:
+            answer = self._client.get_records(ShardIterator=iterator, Limit=1000)
+        except (self._client.exceptions.TrimmedDataAccessException, self._client.exceptions.ExpiredIteratorException):
+            # DynamoDB Local answers so for an iterator taken while its shard was empty: take a new one.
+            self._iterators.pop(shard, None)
+            return []
         self._iterators[shard] = answer.get("NextShardIterator")  # None: the shard is closed and read
         return list(answer["Records"])
 
