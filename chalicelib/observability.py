@@ -18,7 +18,7 @@ from typing import Any
 
 
 class Metric(StrEnum):
-    """Every metric we emit: the alarms in routines/packaging.py watch these names."""
+    """Every metric we emit: the dashboard and the alarms in routines/packaging.py show and watch these names."""
 
     DUE_TRIGGERS = "DueTriggers"
     TICK_LAG_SECONDS = "TickLagSeconds"
@@ -29,6 +29,9 @@ class Metric(StrEnum):
     DISPATCHED_TRIGGERS = "DispatchedTriggers"
     RUNS_DISPATCHED = "RunsDispatched"
     WEBHOOK_REJECTED = "WebhookRejected"
+    WEBHOOK_DELIVERIES = "WebhookDeliveries"
+    API_LATENCY_SECONDS = "ApiLatencySeconds"
+    API_SERVER_ERRORS = "ApiServerErrors"
     WAKES_DELIVERED = "WakesDelivered"
     WAKES_FAILED = "WakesFailed"
     WAKE_LAG_SECONDS = "WakeLagSeconds"

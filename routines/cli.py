@@ -1,4 +1,4 @@
-"""The `routines` command: dev, tick, admin, cron, webhook, package."""
+"""The `routines` command: dev, tick, status, runs, admin, cron, webhook, package."""
 
 import argparse
 import json
@@ -19,10 +19,10 @@ from chalicelib.domain.errors import DomainError, Invalid
 from chalicelib.domain.models import OPERATOR
 from chalicelib.domain.signing import sign_delivery
 from chalicelib.domain.timefmt import from_iso, to_iso
-from chalicelib.services import directory
+from chalicelib.services import auth, directory
 from chalicelib.services.scheduler import default_pool, tick
 from chalicelib.settings import load_settings
-from routines import packaging
+from routines import overview, packaging
 from routines.local.stack import attach, run_dev
 
 DEFAULT_DATA_DIR = Path(".routines")
@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("--after", type=_instant, help="list fire times after this ISO-8601 instant (default: now)")
     cron.set_defaults(handler=_cron)
 
+    overview.add_commands(commands, _connect)
     _add_webhook(commands)
     _add_admin(commands)
     packaging.add_command(commands)
@@ -116,6 +117,10 @@ def _add_admin(commands: Any) -> None:
     key.add_argument("agent_id")
     key.add_argument("--label")
     key.set_defaults(handler=_admin, action="create-key")
+    revoke = actions.add_parser("revoke-key", help="revoke an agent's API key at once")
+    revoke.add_argument("agent_id")
+    revoke.add_argument("key_id", help="the key's id, from create-key")
+    revoke.set_defaults(handler=_admin, action="revoke-key")
     board = actions.add_parser("create-board-key", help="create a board key (shown once)")
     board.add_argument("--company", action="append", help="limit to this company (repeatable; default: all)")
     board.add_argument("--label")
@@ -206,7 +211,12 @@ def _create_agent(args: argparse.Namespace, now: datetime) -> Any:
 
 def _create_key(args: argparse.Namespace, now: datetime) -> Any:
     agent, key = directory.create_agent_key(OPERATOR, args.agent_id, args.label, now)
-    return {"agentId": agent.id, "token": key}
+    return {"id": auth.key_id(key), "agentId": agent.id, "token": key}
+
+
+def _revoke_key(args: argparse.Namespace, now: datetime) -> Any:
+    directory.revoke_agent_key(OPERATOR, args.agent_id, args.key_id, now)
+    return {"revoked": args.key_id, "agentId": args.agent_id}
 
 
 def _create_board_key(args: argparse.Namespace, now: datetime) -> Any:
@@ -237,6 +247,7 @@ _ADMIN: dict[str, Callable[[argparse.Namespace, datetime], Any]] = {
     "create-company": _create_company,
     "create-agent": _create_agent,
     "create-key": _create_key,
+    "revoke-key": _revoke_key,
     "create-board-key": _create_board_key,
     "list": _list,
 }

@@ -2,7 +2,8 @@
 
 Chalice generates the functions, their roles, the API and the schedule. The merge template built here adds what
 Chalice cannot know: the tables (from the pynamodb models, the single schema source), the dispatch queue and its
-dead-letter queue, least-privilege policies, alarms, and the environment that points the functions at them.
+dead-letter queue, least-privilege policies, alarms, the operator's dashboard, and the environment that points the
+functions at them.
 Only the standard library is imported at module level: the `routines` parser loads this module on every command.
 """
 
@@ -95,6 +96,7 @@ def merge_template(stage: Stage) -> Json:
             **queue_resources(stage),
             **policy_resources(tables),
             **alarm_resources(stage),
+            **dashboard_resources(stage),
             **function_overrides(stage),
             **wake_resources(stage),
         },
@@ -349,6 +351,126 @@ def alarm_resources(stage: Stage) -> Json:
             },
         }
     return resources
+
+
+def dashboard_resources(stage: Stage) -> Json:
+    """The stage's CloudWatch dashboard (`routines-<stage>`); `${...}` names are resolved by Fn::Sub."""
+    body = json.dumps({"widgets": dashboard_widgets(stage)}, separators=(",", ":"))
+    return {
+        "Dashboard": {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {"DashboardName": stage.prefix, "DashboardBody": {"Fn::Sub": body}},
+        }
+    }
+
+
+def dashboard_widgets(stage: Stage) -> list[Json]:
+    """Every metric of `observability.Metric`, the queue and API Gateway metrics, and the alarms' states."""
+    ours = _Ours(stage.metrics_namespace)
+    alarm_arns = [f"${{{alarm}.Arn}}" for alarm in {**alarms(stage), **wake_alarms(stage)}]
+    return [
+        *_tick_widgets(ours),
+        *_run_widgets(ours),
+        *_api_widgets(ours, ["ApiName", stage.prefix, "Stage", _api_stage(stage)]),
+        _queue_widget(stage.queue_name),
+        *_wake_widgets(ours),
+        {"type": "alarm", "width": 24, "height": 4, "properties": {"title": "Alarms", "alarms": alarm_arns}},
+    ]
+
+
+def _tick_widgets(ours: "_Ours") -> list[Json]:
+    from chalicelib.observability import Metric
+
+    per_tick = (Metric.DUE_TRIGGERS, Metric.QUEUED_TRIGGERS, Metric.DISPATCHED_TRIGGERS)
+    return [
+        _graph("Tick lag (s)", [ours.line(Metric.TICK_LAG_SECONDS, stat) for stat in ("p50", "Maximum")]),
+        _graph("Tick duration (s)", [ours.line(Metric.TICK_DURATION_SECONDS, stat) for stat in ("p50", "Maximum")]),
+        _graph("Triggers per tick: due, queued, dispatched from the queue", [ours.line(m, "Sum") for m in per_tick]),
+    ]
+
+
+def _run_widgets(ours: "_Ours") -> list[Json]:
+    from chalicelib.domain.models import RunSource, RunStatus
+    from chalicelib.observability import Metric
+
+    runs, dimensions = Metric.RUNS_DISPATCHED, ("Source", "Status")
+    losses = (Metric.SLOTS_DROPPED, Metric.DISPATCH_ERRORS)
+    # What a firing is written with: `received` is never stored, `completed` follows later and is not counted.
+    statuses = tuple(status for status in RunStatus if status not in (RunStatus.received, RunStatus.completed))
+    return [
+        _graph("Runs by source", ours.sums(runs, dimensions, "Source", tuple(RunSource))),
+        _graph("Runs by status", ours.sums(runs, dimensions, "Status", statuses)),
+        _graph("Dropped slots, dispatch errors", [ours.line(metric, "Sum") for metric in losses]),
+    ]
+
+
+def _api_widgets(ours: "_Ours", api: list[str]) -> list[Json]:
+    from chalicelib.observability import Metric
+
+    gateway_5xx = ["AWS/ApiGateway", "5XXError", *api, {"stat": "Sum", "label": "API Gateway 5XXError"}]
+    latency = [ours.search(Metric.API_LATENCY_SECONDS, ("RouteGroup",), stat) for stat in ("p50", "p99")]
+    return [
+        _graph("Webhook deliveries by answer", [ours.search(Metric.WEBHOOK_DELIVERIES, ("Answer",), "Sum")]),
+        _graph("Webhook rejections by reason", [ours.search(Metric.WEBHOOK_REJECTED, ("Reason",), "Sum")]),
+        _graph("API latency by route group (s): p50, p99", latency),
+        _graph("API 5xx by route group", [ours.search(Metric.API_SERVER_ERRORS, ("RouteGroup",), "Sum"), gateway_5xx]),
+    ]
+
+
+def _queue_widget(queue: str) -> Json:
+    def depth(name: str, label: str) -> list[Any]:
+        return ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name, {"stat": "Maximum", "label": label}]
+
+    oldest = [
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "QueueName",
+        queue,
+        {"stat": "Maximum", "label": "oldest (s)"},
+    ]
+    return _graph("Dispatch queue", [depth(queue, "queued batches"), oldest, depth(f"{queue}-dlq", "dead letters")])
+
+
+def _wake_widgets(ours: "_Ours") -> list[Json]:
+    from chalicelib.observability import Metric
+
+    outcomes = [ours.line(metric, "Sum") for metric in (Metric.WAKES_DELIVERED, Metric.WAKES_FAILED)]
+    return [
+        _graph("Wake-ups: delivered, failed", outcomes),
+        _graph("Wake lag (s): p50, Maximum", [ours.line(Metric.WAKE_LAG_SECONDS, stat) for stat in ("p50", "Maximum")]),
+    ]
+
+
+@dataclass(frozen=True)
+class _Ours:
+    """Graph lines of the metrics the code emits, in the stage's namespace."""
+
+    namespace: str
+
+    def line(self, metric: str, stat: str) -> list[Any]:
+        return [self.namespace, str(metric), {"stat": stat, "label": f"{metric} {stat}"}]
+
+    def search(self, metric: str, dimensions: tuple[str, ...], stat: str, where: str = "") -> str:
+        """Every series of `metric` over its dimensions (a line per value seen)."""
+        schema = ",".join((self.namespace, *dimensions))
+        return f"SEARCH('{{{schema}}} MetricName=\"{metric}\"{where}', '{stat}', 60)"
+
+    def sums(self, metric: str, dimensions: tuple[str, ...], name: str, values: tuple[str, ...]) -> list[Json]:
+        """One line per value of a dimension, summed over the others."""
+        return [
+            {"expression": "SUM(" + self.search(metric, dimensions, "Sum", f' {name}="{value}"') + ")", "label": value}
+            for value in values
+        ]
+
+
+def _graph(title: str, lines: list[Any]) -> Json:
+    """A time series widget; a SEARCH line labels each series by its dimension values."""
+    metrics = [{"expression": line} if isinstance(line, str) else line for line in lines]
+    for number, line in enumerate(metrics):
+        if isinstance(line, dict):
+            line["id"] = f"e{number}"
+    properties = {"title": title, "region": "${AWS::Region}", "view": "timeSeries", "period": 60, "metrics": metrics}
+    return {"type": "metric", "width": 12, "height": 6, "properties": properties}
 
 
 def function_overrides(stage: Stage) -> Json:

@@ -6,6 +6,7 @@ from chalicelib import runtime
 from chalicelib.api import responses
 from chalicelib.api.http import Call, Routes
 from chalicelib.services import directory
+from chalicelib.services.auth import key_id
 from chalicelib.services.commands import (
     CreateAgent,
     CreateCompany,
@@ -72,7 +73,18 @@ def rotate_wake_secret(call: Call, agentId: str) -> responses.AgentWithSecret:
 def create_agent_key(call: Call, agentId: str, body: CreateKey) -> responses.AgentKey:
     """Issue an API key for an agent (board key)"""
     agent, key = directory.create_agent_key(call.principal, agentId, body.label, call.now)
-    return responses.AgentKey(agent_id=agent.id, company_id=agent.company_id, label=body.label, token=key)
+    return responses.AgentKey(
+        id=key_id(key), agent_id=agent.id, company_id=agent.company_id, label=body.label, token=key
+    )
+
+
+@routes.delete("/agents/{agentId}/keys/{keyId}", status=204, errors=(403, 404))
+def revoke_agent_key(call: Call, agentId: str, keyId: str) -> None:
+    """Revoke an agent's API key (board key)
+
+    The key answers 401 from the next request on.
+    """
+    directory.revoke_agent_key(call.principal, agentId, keyId, call.now)
 
 
 @routes.post("/companies/{companyId}/projects", status=201, errors=(403, 404), request=CreateProject)

@@ -23,10 +23,13 @@ from chalicelib.domain import errors
 from chalicelib.domain.models import ANONYMOUS, Principal
 from chalicelib.observability import Metric, log, log_exception, metrics
 from chalicelib.services.auth import authenticate
+from chalicelib.store.errors import refused_request
 
 Json = dict[str, Any]
 M = TypeVar("M")
 MAX_API_BODY_BYTES = 1024 * 1024
+# Real DynamoDB refuses a key over 2,048 bytes (a sort key over 1,024) with a ValidationException.
+MAX_QUERY_VALUE_BYTES = 1024
 # Every content type reaches the view, so authentication answers first and a non-JSON body gets its 415 in
 # our error shape (Chalice would answer an unlisted type itself, before the view, in its own shape).
 ANY_CONTENT_TYPE = ["*/*"]
@@ -52,8 +55,8 @@ STATUS = {
 class Operation:
     """One route: what it takes and answers, and the errors it can answer besides the usual ones.
 
-    Every operation that authenticates can answer 401, and every one with a body 400, 413 and 415:
-    `error_statuses` adds those.
+    Every operation that authenticates can answer 401, every one with a body 400, 413 and 415, and every one
+    with query parameters 400 (a value over `MAX_QUERY_VALUE_BYTES`): `error_statuses` adds those.
     """
 
     method: str
@@ -75,6 +78,8 @@ class Operation:
         implied = {401} if self.security else set()
         if self.request is not None:
             implied |= {400, 413, 415}
+        if self.query:
+            implied |= {400}
         return sorted(implied | set(self.errors))
 
     @property
@@ -100,8 +105,12 @@ class Call:
         return _parse(shape, self)  # type: ignore[no-any-return]
 
     def query(self, name: str) -> str | None:
+        """A query parameter; 400 when it is longer than any id, status list or key DynamoDB would take."""
         params: Mapping[str, str] = self.request.query_params or {}
-        return params.get(name)
+        value = params.get(name)
+        if value is not None and len(value.encode()) > MAX_QUERY_VALUE_BYTES:
+            raise errors.BadRequest(f"Query parameter {name} is over {MAX_QUERY_VALUE_BYTES} bytes")
+        return value
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())
@@ -255,6 +264,7 @@ def _json(result: Any) -> Any:
 
 def _failure(exc: Exception) -> Response:
     """A domain error as its status; anything else as a bare 500 (the traceback goes to the log only)."""
+    exc = refused_request(exc) or exc
     if isinstance(exc, errors.DomainError):
         return error_response(exc)
     log_exception("unhandled error")
@@ -286,8 +296,8 @@ def _record(
     result: Any,
     seconds: float,
 ) -> None:
-    """One log line per request (ids from the path and the view's result, never bodies or headers), and
-    webhook rejections by reason."""
+    """One log line per request (ids from the path and the view's result, never bodies or headers), its
+    latency and 5xx by route group, and webhook deliveries by answer and rejections by reason."""
     context: dict[str, Any] = call.request.context or {}
     ids: dict[str, Any] = {"routineId": params.get("routineId"), "triggerId": params.get("triggerId")}
     if isinstance(result, ResponseBody):
@@ -302,6 +312,12 @@ def _record(
         error=type(error).__name__ if error else None,
         **ids,
     )
+    metrics(
+        {Metric.API_LATENCY_SECONDS: seconds, Metric.API_SERVER_ERRORS: int(status >= 500)},
+        {"RouteGroup": operation.tag},
+    )
+    if "publicId" in params:
+        metrics({Metric.WEBHOOK_DELIVERIES: 1}, {"Answer": "2xx" if status < 300 else str(status)})
     if error is not None and "publicId" in params:
         reason = getattr(error, "reason", None) or type(error).__name__
         metrics({Metric.WEBHOOK_REJECTED: 1}, {"Reason": reason})

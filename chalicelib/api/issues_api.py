@@ -11,7 +11,7 @@ bp = Blueprint(__name__)
 routes = Routes(bp, "issues")
 
 
-@routes.get("/companies/{companyId}/issues", errors=(403,), query=("assigneeAgentId", "status", "originId"))
+@routes.get("/companies/{companyId}/issues", errors=(403, 404), query=("assigneeAgentId", "status", "originId"))
 def list_issues(call: Call, companyId: str) -> list[responses.Issue]:
     """List a company's issues"""
     query = IssueQuery(call.query("assigneeAgentId"), call.query("status"), call.query("originId"))

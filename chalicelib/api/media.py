@@ -24,8 +24,9 @@ def parse_json(content_type: str | None, raw: bytes, limit: int, empty: Any = No
         raise PayloadTooLarge(f"Request body is over {limit} bytes")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        # RecursionError: a deeply nested document is malformed input, not a server fault.
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad syntax and integers over Python's 4,300-digit conversion limit;
+        # RecursionError a deeply nested document: malformed input, not a server fault.
         raise BadRequest("Request body is not valid JSON") from exc
 
 

@@ -39,6 +39,7 @@ PATH_PARAMETERS = {
     "triggerId": "Trigger id.",
     "issueId": "Issue id.",
     "publicId": "The webhook trigger's public id, from its `webhookUrl`.",
+    "keyId": "An API key's id, from the create-key response.",
 }
 Limit = Annotated[int, Field(ge=1, le=200)]
 QUERY_PARAMETERS: dict[str, tuple[Any, str]] = {

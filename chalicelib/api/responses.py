@@ -7,6 +7,7 @@ so nothing reaches a caller that the model does not name.
 """
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin, get_type_hints
 
@@ -18,10 +19,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from chalicelib.domain import models as domain
-from chalicelib.services.directory import AgentWithSecret as Configured
-from chalicelib.services.routines import RoutineDetail as Detail
-from chalicelib.services.triggers import TriggerWithSecret as Created
-from chalicelib.services.triggers import webhook_url
+from chalicelib.services import directory, routines, triggers
 
 Json = dict[str, Any]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
@@ -100,7 +98,7 @@ def _attributes(value: Any, flatten: tuple[str, ...], wanted: Iterable[str]) -> 
     for field in dataclasses.fields(value):
         held = getattr(value, field.name)
         if field.name in flatten:
-            found.update(_spread(_nested_class(type(value), field.name), held))
+            found.update(_spread(_nested_class(value.__class__, field.name), held))
         else:
             found[field.name] = held
     return {name: found[name] for name in wanted if name in found}
@@ -110,6 +108,7 @@ def _spread(nested: type, held: Any) -> Json:
     return {field.name: getattr(held, field.name) if held else None for field in dataclasses.fields(nested)}
 
 
+@functools.cache
 def _nested_class(cls: type, name: str) -> type:
     hint = get_type_hints(cls)[name]
     return next(kind for kind in get_args(hint) if dataclasses.is_dataclass(kind))  # type: ignore[return-value]
@@ -166,7 +165,7 @@ class AgentWithSecret(Agent):
     shape = Shape(left_out_when_none=frozenset({"wake_secret"}))
 
     @classmethod
-    def made(cls, value: Configured) -> Self:
+    def made(cls, value: directory.AgentWithSecret) -> Self:
         return cls.of(value.agent, wake_secret=value.wake_secret)
 
 
@@ -207,7 +206,7 @@ class Trigger(ResponseBody, source=domain.Trigger, exclude=("secret",)):
     @classmethod
     def at(cls, value: domain.Trigger, base_url: str) -> Self:
         """The trigger, with its webhook URL as seen from `base_url`."""
-        url = webhook_url(base_url, value.webhook.public_id) if value.webhook else None
+        url = triggers.webhook_url(base_url, value.webhook.public_id) if value.webhook else None
         return cls.of(value, webhook_url=url)
 
 
@@ -239,7 +238,7 @@ class TriggerWithSecret(ResponseBody):
     secret_material: SecretMaterial | None = Field(description="Webhook triggers only; null for the others.")
 
     @classmethod
-    def at(cls, value: Created, base_url: str) -> Self:
+    def at(cls, value: triggers.TriggerWithSecret, base_url: str) -> Self:
         material = SecretMaterial.of(value.secret_material) if value.secret_material else None
         return cls(trigger=Trigger.at(value.trigger, base_url), secret_material=material)
 
@@ -277,7 +276,7 @@ class RoutineDetail(Routine):
     active_issue: IssueSummary | None
 
     @classmethod
-    def at(cls, value: Detail, base_url: str) -> Self:
+    def at(cls, value: routines.RoutineDetail, base_url: str) -> Self:
         return cls.of(
             value.routine,
             triggers=[Trigger.at(trigger, base_url) for trigger in value.triggers],
@@ -292,7 +291,7 @@ class RoutineListItem(Routine):
     active_issue: IssueSummary | None
 
     @classmethod
-    def of_detail(cls, value: Detail) -> Self:
+    def of_detail(cls, value: routines.RoutineDetail) -> Self:
         return cls.of(
             value.routine,
             triggers=[TriggerSummary.of(trigger) for trigger in value.triggers],
@@ -302,6 +301,7 @@ class RoutineListItem(Routine):
 
 
 class AgentKey(ResponseBody):
+    id: str = Field(description="The key's id, to revoke it with `DELETE /agents/{agentId}/keys/{keyId}`.")
     agent_id: Id
     company_id: Id
     label: str | None

@@ -7,6 +7,7 @@ from chalice import Blueprint
 from chalicelib import runtime
 from chalicelib.api import responses
 from chalicelib.api.http import WEBHOOK_AUTH, Call, Routes
+from chalicelib.domain.limits import MAX_PAYLOAD_BYTES
 from chalicelib.services import ratelimit, webhooks
 
 bp = Blueprint(__name__)
@@ -27,9 +28,12 @@ def fire_webhook(call: Call, publicId: str) -> responses.Run:
     else. The body must be a JSON object; it becomes the run's `triggerPayload`.
     """
     # Counted before anything else, rejected deliveries too; every answer carries the allowance left.
-    allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now, runtime.settings().webhook_limits)
+    limits = runtime.settings().webhook_limits
+    allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now, limits)
     call.response_headers.update(allowance.headers())
     delivery = webhooks.verify_webhook(publicId, dict(call.request.headers), call.raw_body, call.now)
-    payload = call.json_object("Webhook body", webhooks.MAX_BODY_BYTES)
+    allowance = ratelimit.admit_authenticated(publicId, call.now, limits, allowance)
+    call.response_headers.update(allowance.headers())
+    payload = call.json_object("Webhook body", MAX_PAYLOAD_BYTES)
     run = webhooks.fire_webhook(delivery, payload, call.header("Idempotency-Key"), call.now, runtime.new_id)
     return responses.Run.of(run)

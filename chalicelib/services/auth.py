@@ -4,7 +4,7 @@ import hashlib
 import secrets
 
 from chalicelib.domain.errors import Forbidden, Unauthorized
-from chalicelib.domain.models import Principal, Routine
+from chalicelib.domain.models import Agent, AgentStatus, Principal, Routine
 from chalicelib.store import directory
 
 AGENT_KEY_PREFIX = "rk_agent_"
@@ -15,11 +15,16 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_id(key: str) -> str:
+    """A key's public id: part of a hash of its hash, so it names the key without revealing anything of it."""
+    return hash_key(hash_key(key))[:24]
+
+
 def issue_key(principal_template: Principal, label: str | None, now: str) -> str:
     """Creates a key for an agent or a board and returns it: the only time it is ever seen."""
     prefix = AGENT_KEY_PREFIX if principal_template.is_agent else BOARD_KEY_PREFIX
     key = prefix + secrets.token_urlsafe(32)
-    directory.put_api_key(hash_key(key), prefix, principal_template, label, now)
+    directory.put_api_key(hash_key(key), key_id(key), prefix, principal_template, label, now)
     return key
 
 
@@ -29,9 +34,15 @@ def authenticate(authorization: str | None) -> Principal:
     if scheme.lower() != "bearer" or not key.startswith((AGENT_KEY_PREFIX, BOARD_KEY_PREFIX)):
         raise Unauthorized("Unauthorized")
     principal = directory.get_principal(hash_key(key.strip()))
-    if principal is None:
+    if principal is None or (principal.is_agent and _terminated(principal)):
         raise Unauthorized("Unauthorized")
     return principal
+
+
+def _terminated(agent: Principal) -> bool:
+    """A terminated (or deleted) agent's keys stop working at once; a paused agent keeps read access."""
+    found = directory.get_member(Agent, agent.company_id or "", agent.agent_id or "")
+    return found is None or found.status == AgentStatus.terminated
 
 
 def require_company(principal: Principal, company_id: str) -> None:

@@ -143,6 +143,16 @@ def create_agent_key(principal: Principal, agent_id: str, label: str | None, now
     return agent, key
 
 
+def revoke_agent_key(principal: Principal, agent_id: str, key_id: str, now: datetime) -> None:
+    """Revokes one of the agent's keys at once (board key); 404 for a key that is not the agent's."""
+    require_board(principal)
+    agent = find_agent(agent_id)
+    require_company(principal, agent.company_id)
+    key_hash = directory.agent_key_hash(agent.id, key_id) if re.fullmatch(r"[0-9a-f]{24}", key_id) else None
+    if key_hash is None or not directory.revoke_api_key(key_hash, to_iso(now)):
+        raise NotFound("API key not found")
+
+
 def create_board_key(company_ids: frozenset[str] | None, label: str | None, now: datetime) -> str:
     """A key for operators: the given companies, or all of them."""
     return issue_key(Principal.for_board(company_ids), label, to_iso(now))

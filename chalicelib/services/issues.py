@@ -9,6 +9,7 @@ from chalicelib.domain.models import Issue, Principal
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_company
 from chalicelib.services.commands import IssueQuery, UpdateIssue
+from chalicelib.services.directory import get_company
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import issues
 
@@ -22,7 +23,7 @@ def get_issue(principal: Principal, issue_id: str) -> Issue:
 
 
 def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> list[Issue]:
-    require_company(principal, company_id)
+    get_company(principal, company_id)  # 404 for an unknown or malformed id, as on every company route
     return issues.list_issues(company_id, query.assignee_agent_id, query.status, query.origin_id)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from chalicelib.domain.ids import IdFactory
+from chalicelib.domain.limits import check_payload
 from chalicelib.domain.models import (
     ROUTINE_EXECUTION,
     ConcurrencyPolicy,
@@ -73,6 +74,7 @@ def start_run(routine: Routine, firing: Firing, now: datetime, new_id: IdFactory
     When a claim shows the firing already happened, returns that earlier run instead
     (or raises `DeliveryReplayed` for a replayed webhook signature).
     """
+    check_payload(firing.payload)  # before anything is written: an item DynamoDB refuses would burn an issue number
     for _ in range(DISPATCH_ATTEMPTS):
         assignee = _check_can_fire(routine, firing)
         status = decide_overlap(routine.concurrency_policy, routine.newest_open_issue)

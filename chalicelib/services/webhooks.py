@@ -14,7 +14,6 @@ from chalicelib.services.runs import Firing, expires_in, idempotency_claim, star
 from chalicelib.store import routines
 from chalicelib.store.runs import Claim
 
-MAX_BODY_BYTES = 256 * 1024
 _PUBLIC_ID = re.compile(r"^[0-9a-f]{24}$")
 
 

@@ -129,10 +129,12 @@ def _reserve(company_id: str, count: int) -> tuple[str, int]:
 ISSUE_NUMBERS = IssueNumbers()
 
 
-def put_api_key(key_hash: str, prefix: str, principal: Principal, label: str | None, now: str) -> None:
+def put_api_key(key_hash: str, key_id: str, prefix: str, principal: Principal, label: str | None, now: str) -> None:
+    """Stores a key by its hash, with the `key#<id>` item that finds it from its public id (for revocation)."""
     principal_id = principal.agent_id or f"board#{key_hash[:16]}"
-    ApiKeyItem(
+    item = ApiKeyItem(
         key_hash,
+        keyId=key_id,
         principalId=principal_id,
         kind="agent" if principal.is_agent else "board",
         agentId=principal.agent_id,
@@ -142,7 +144,22 @@ def put_api_key(key_hash: str, prefix: str, principal: Principal, label: str | N
         label=label,
         prefix=prefix,
         createdAt=now,
-    ).save(ApiKeyItem.keyHash.does_not_exist())
+    )
+    tx = Tx()
+    tx.put("key", item, ApiKeyItem.keyHash.does_not_exist())
+    tx.put(
+        "lookup",
+        ClaimItem(f"key#{key_id}", targetId=key_hash, companyId=principal.company_id),
+        ClaimItem.key.does_not_exist(),
+    )
+    tx.commit()
+
+
+def agent_key_hash(agent_id: str, key_id: str) -> str | None:
+    """The hash of the agent's key with this id (read consistently), or None when the agent has no such key."""
+    lookup = read(ClaimItem, f"key#{key_id}")
+    item = read(ApiKeyItem, lookup.targetId) if lookup and lookup.targetId else None
+    return item.keyHash if item and item.agentId == agent_id else None
 
 
 def get_principal(key_hash: str) -> Principal | None:

@@ -2,6 +2,8 @@
 
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
+from chalicelib.domain.errors import BadRequest, DomainError, PayloadTooLarge
+
 
 def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
@@ -25,3 +27,14 @@ def is_transient(exc: TransactWriteError) -> bool:
         "ThrottlingException",
         "ProvisionedThroughputExceededException",
     }
+
+
+def refused_request(exc: Exception) -> DomainError | None:
+    """DynamoDB's `ValidationException` (an item over 400 KB, a key over 2,048 bytes) as the caller's 4xx,
+    naming the limit: a retry could never succeed, so it is no server fault."""
+    if not isinstance(exc, PynamoDBException) or exc.cause_response_code != "ValidationException":
+        return None
+    message = exc.cause_response_message or "the request is over a DynamoDB limit"
+    if "size" in message.lower():
+        return PayloadTooLarge(f"Request is over DynamoDB's 400 KB item size limit: {message}")
+    return BadRequest(f"Request is over a DynamoDB limit (keys up to 2,048 bytes): {message}")

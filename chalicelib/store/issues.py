@@ -98,3 +98,8 @@ def issue_item(issue: Issue) -> IssueItem:
 
 def _issue(item: IssueItem) -> Issue:
     return from_item(Issue, item)
+
+
+def get_issues(issue_ids: set[str]) -> dict[str, Issue]:
+    """Issues by id, read consistently in batches of a hundred."""
+    return {item.id: _issue(item) for item in IssueItem.batch_get(sorted(issue_ids), consistent_read=True)}

@@ -1,6 +1,6 @@
 """Fixed-window hit counters in the claims table; DynamoDB's TTL removes old windows."""
 
-from chalicelib.store.tables import ClaimItem
+from chalicelib.store.tables import ClaimItem, read
 
 
 def count_hit(key: str, expires_at: int) -> int:
@@ -8,3 +8,9 @@ def count_hit(key: str, expires_at: int) -> int:
     item = ClaimItem(key)
     item.update([ClaimItem.hits.add(1), ClaimItem.expiresAt.set(expires_at)])
     return int(item.hits or 0)
+
+
+def peek_hits(key: str) -> int:
+    """The window's count, without adding a hit."""
+    item = read(ClaimItem, key)
+    return int(item.hits or 0) if item else 0

@@ -76,6 +76,7 @@ class ApiKeyItem(Model):
         table_name = f"{UNBOUND}-api-keys"
 
     keyHash = UnicodeAttribute(hash_key=True)
+    keyId = UnicodeAttribute(null=True)
     principalId = UnicodeAttribute()
     kind = UnicodeAttribute()
     agentId = UnicodeAttribute(null=True)
@@ -246,7 +247,7 @@ class IssueItem(Model):
 
 
 class ClaimItem(Model):
-    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`) and
+    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`, `key#`) and
     webhook rate-limit windows (`rate#`)."""
 
     class Meta(_TableMeta):

@@ -1,6 +1,7 @@
 """`routines dev`: DynamoDB Local, tables, demo data, the API and a tick thread, all stopped by Ctrl-C."""
 
 import json
+import os
 import secrets
 import signal
 import socket
@@ -80,6 +81,9 @@ def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) ->
 
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket() as probe:
+        # A crashed server leaves TIME-WAIT sockets on its port; the server itself binds with SO_REUSEADDR,
+        # so the probe must too, or a restart right after a crash is refused.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -101,7 +105,7 @@ def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_s
     waker = threading.Thread(target=_wake_forever, args=(database, data_dir, stop), name="wake", daemon=True)
     waker.start()
     info = {"baseUrl": f"http://{host}:{port}/api", **demo, "dynamodb": _dynamodb_info(database)}
-    (data_dir / "dev.json").write_text(json.dumps(info, indent=2) + "\n")
+    _write_private(data_dir / "dev.json", json.dumps(info, indent=2) + "\n")
     _print_welcome(info, data_dir, tick_seconds)
     # Set both explicitly: a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -122,9 +126,16 @@ def _demo(data_dir: Path) -> dict[str, Any]:
     from routines.local.seed import seed_demo
 
     demo = seed_demo()
-    path.write_text(json.dumps(demo, indent=2) + "\n")
-    path.chmod(0o600)
+    _write_private(path, json.dumps(demo, indent=2) + "\n")
     return demo
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes a file holding keys readable by its owner only, from its first byte."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def _dynamodb_info(database: LocalDatabase) -> dict[str, str]:

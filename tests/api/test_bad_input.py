@@ -228,6 +228,7 @@ ID_ROUTES = [
     ("GET", "/companies/{}/projects", None),
     ("POST", "/companies/{}/projects", {"name": "P"}),
     ("GET", "/companies/{}/goals", None),
+    ("GET", "/companies/{}/issues", None),
     ("POST", "/companies/{}/goals", {"title": "G"}),
     ("PATCH", "/agents/{}", {"status": "paused"}),
     ("POST", "/agents/{}/keys", {}),
@@ -298,3 +299,113 @@ def test_a_malformed_project_filter_lists_nothing(furnished: World) -> None:
         response = furnished.board.get(f"/companies/{furnished.company_id}/routines?projectId={project_id}")
         assert response.status_code == 200, response.text
         assert response.json() == []
+
+
+# Every JSON route, read from the registered operations: a new route is covered as soon as it exists.
+HUGE_INTEGER = b'{"name": ' + b"9" * 5000 + b"}"
+
+
+def _json_operations() -> list[Any]:
+    from chalicelib.api import blueprints  # noqa: F401 (registers every route)
+    from chalicelib.api.http import OPERATIONS
+
+    return [operation for operation in OPERATIONS if operation.request is not None]
+
+
+class _Ids(dict[str, str]):
+    """Path parameters of the furnished world; a parameter of a sub-resource of issues gets the issue's id."""
+
+    def __missing__(self, key: str) -> str:
+        return self["issueId"]
+
+
+def _ids(world: World) -> tuple[_Ids, str]:
+    routine_id = _first_routine(world)
+    created = world.trigger(routine_id, kind="webhook")
+    run = world.board.post(f"/routines/{routine_id}/run", {}).json()
+    ids = _Ids(
+        companyId=world.company_id,
+        agentId=world.bravo_id,
+        routineId=routine_id,
+        triggerId=created["trigger"]["id"],
+        publicId=created["trigger"]["publicId"],
+        issueId=run["linkedIssueId"],
+    )
+    return ids, created["secretMaterial"]["webhookSecret"]
+
+
+@pytest.mark.parametrize("operation", _json_operations(), ids=lambda o: f"{o.method} {o.path}")
+def test_an_integer_of_5000_digits_is_400_on_every_json_route(furnished: World, operation: Any) -> None:
+    ids, secret = _ids(furnished)
+    key = secret if "publicId" in operation.path else furnished.board.key
+    response = SESSION.request(
+        operation.method,
+        furnished.base + operation.path.format_map(ids),
+        data=HUGE_INTEGER,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "Request body is not valid JSON"}
+
+
+# Sizes: one payload limit for every firing, and DynamoDB's own limits as a 4xx
+
+
+def test_a_manual_payload_over_the_limit_is_413_and_burns_no_issue_number(furnished: World) -> None:
+    routine_id = _first_routine(furnished)
+    before = _runs(furnished)
+    response = furnished.board.post(f"/routines/{routine_id}/run", {"payload": {"blob": "x" * 300_000}})
+    assert response.status_code == 413, response.text
+    assert response.json() == {"error": "Payload is over the 262144-byte (256 KiB) limit"}
+    assert _runs(furnished) == before
+    first = furnished.board.post(f"/routines/{routine_id}/run", {"payload": {"blob": "x" * 200_000}}).json()
+    issue = furnished.board.get(f"/issues/{first['linkedIssueId']}").json()
+    assert first["status"] == "issue_created" and len(first["triggerPayload"]["blob"]) == 200_000
+    assert issue["identifier"].endswith("-1")
+
+
+def test_a_webhook_body_under_the_limit_that_is_over_it_as_stored_is_413(furnished: World) -> None:
+    created = furnished.trigger(_first_routine(furnished), kind="webhook")
+    body = ('{"text": "' + "é" * 100_000 + '"}').encode()  # 200 KB sent, 600 KB stored as escaped JSON
+    response = SESSION.post(
+        f"{furnished.base}/routine-triggers/public/{created['trigger']['publicId']}/fire",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {created['secretMaterial']['webhookSecret']}",
+            "Content-Type": "application/json",
+        },
+        timeout=60,
+    )
+    assert response.status_code == 413, response.text
+    assert "256 KiB" in response.json()["error"]
+
+
+def test_dynamodb_refusing_an_item_over_400_kb_is_a_413_naming_the_limit() -> None:
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.api.http import _failure
+    from chalicelib.store.tables import IssueItem
+
+    item = IssueItem(UNKNOWN_ID, companyId="c", identifier="X-1", title="t", status="todo", priority="low")
+    item.description, item.createdAt, item.updatedAt = "x" * 500_000, "t", "t"
+    with pytest.raises(PutError) as refused:
+        item.save()
+    response = _failure(refused.value)
+    assert response.status_code == 413
+    assert "400 KB item size limit" in response.body["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/companies/{company}/issues", "assigneeAgentId"),
+        ("/companies/{company}/issues", "status"),
+        ("/companies/{company}/issues", "originId"),
+        ("/companies/{company}/routines", "projectId"),
+    ],
+)
+def test_an_over_long_query_value_is_400_before_it_reaches_dynamodb(furnished: World, path: str, name: str) -> None:
+    response = furnished.board.get(path.format(company=furnished.company_id), params={name: "a" * 5000})
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": f"Query parameter {name} is over 1024 bytes"}

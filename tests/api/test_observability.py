@@ -73,6 +73,36 @@ def test_a_rejected_webhook_is_counted_by_reason(world: World, capfd: pytest.Cap
     assert [(doc["Reason"], doc["WebhookRejected"]) for doc in documents] == [("bad_bearer", 1)]
 
 
+@pytest.mark.usefixtures("emitting")
+def test_webhook_deliveries_are_counted_by_answer(world: World, capfd: pytest.CaptureFixture[str]) -> None:
+    routine = world.routine()
+    created = world.trigger(routine["id"], kind="webhook")
+    url = f"/routine-triggers/public/{created['trigger']['publicId']}/fire"
+    good = {"Authorization": f"Bearer {created['secretMaterial']['webhookSecret']}"}
+    world.anonymous.post(url, {}, headers=good)
+    world.anonymous.post(url, {}, headers={"Authorization": "Bearer no"})
+    world.board.patch(f"/routines/{routine['id']}", {"status": "paused"})
+    world.anonymous.post(url, {}, headers=good)
+
+    documents = [line for line in _json_lines(capfd.readouterr().err) if "WebhookDeliveries" in line]
+    assert [(doc["Answer"], doc["WebhookDeliveries"]) for doc in documents] == [("2xx", 1), ("401", 1), ("409", 1)]
+    assert documents[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Answer"]]  # type: ignore[index]
+
+
+@pytest.mark.usefixtures("emitting")
+def test_api_latency_and_server_errors_are_counted_by_route_group(
+    world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    routine = world.routine()
+    capfd.readouterr()
+    world.alpha.get(f"/routines/{routine['id']}")
+    world.alpha.get(f"/issues/{routine['id']}")
+
+    documents = [line for line in _json_lines(capfd.readouterr().err) if "ApiLatencySeconds" in line]
+    assert [(doc["RouteGroup"], doc["ApiServerErrors"]) for doc in documents] == [("routines", 0), ("issues", 0)]
+    assert all(float(doc["ApiLatencySeconds"]) > 0 for doc in documents)  # type: ignore[arg-type]
+
+
 def test_metrics_stay_off_outside_lambda(capfd: pytest.CaptureFixture[str]) -> None:
     observability.metrics({observability.Metric.DUE_TRIGGERS: 3})
     assert "_aws" not in capfd.readouterr().err

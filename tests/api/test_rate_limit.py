@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.errors import RateLimited
-from chalicelib.services.ratelimit import WINDOW_SECONDS, admit_delivery
+from chalicelib.services.ratelimit import WINDOW_SECONDS, admit_authenticated, admit_delivery
 from chalicelib.settings import WebhookLimits
 from chalicelib.store.tables import ClaimItem
 from tests.support import World
@@ -93,3 +93,31 @@ def test_a_new_window_starts_afresh() -> None:
         admit_delivery("window-test-id", "198.51.100.1", now, limits)
     allowance = admit_delivery("window-test-id", "198.51.100.1", now + timedelta(seconds=1), limits)
     assert allowance.remaining == 4
+
+
+def test_bad_deliveries_from_one_address_do_not_spend_the_valid_senders_allowance() -> None:
+    now = datetime(2026, 6, 1, 14, 0, 5, tzinfo=UTC)
+    limits = WebhookLimits(per_id=30, per_ip=120)
+    for _ in range(30):  # unauthenticated: counted before authentication, and never admitted further
+        admit_delivery("lockout-target-id", "198.51.100.66", now, limits)
+    with pytest.raises(RateLimited):
+        admit_delivery("lockout-target-id", "198.51.100.66", now, limits)
+
+    for sent in range(30):
+        allowance = admit_authenticated(
+            "lockout-target-id", now, limits, admit_delivery("lockout-target-id", "203.0.113.9", now, limits)
+        )
+        assert allowance.remaining == 29 - sent
+    with pytest.raises(RateLimited):  # the id's own allowance still binds the authenticated deliveries
+        admit_authenticated(
+            "lockout-target-id", now, limits, admit_delivery("lockout-target-id", "203.0.113.10", now, limits)
+        )
+
+
+def test_an_id_whose_authenticated_allowance_is_spent_refuses_before_authentication() -> None:
+    now = datetime(2026, 6, 1, 15, 0, 5, tzinfo=UTC)
+    limits = WebhookLimits(per_id=2, per_ip=120)
+    for _ in range(2):
+        admit_authenticated("spent-id", now, limits, admit_delivery("spent-id", "203.0.113.11", now, limits))
+    with pytest.raises(RateLimited):
+        admit_delivery("spent-id", "203.0.113.12", now, limits)

@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import requests
 
 from routines.cli import main
 from routines.local.dynamodb import free_port
+from routines.local.stack import _check_port_free
 from tests.scheduler.conftest import Schedules, iso, utc
 
 ROUTINES = [sys.executable, "-m", "routines.cli"]
@@ -158,3 +161,29 @@ def test_tick_attaches_to_a_running_dev_stack_by_its_data_dir(dev_stack: dict[st
     assert [(run["status"], run["source"], run["scheduledFor"]) for run in runs] == [
         ("issue_created", "schedule", slot)
     ]
+
+
+def test_dev_json_holding_the_keys_is_readable_by_its_owner_only(dev_stack: dict[str, Any]) -> None:
+    for name in ("dev.json", "demo.json"):
+        assert stat.S_IMODE((Path(dev_stack["dataDir"]) / name).stat().st_mode) == 0o600, name
+
+
+def test_a_port_left_in_time_wait_by_a_crashed_server_counts_as_free() -> None:
+    port = free_port()
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first, as a killed one does: its side of the port goes to TIME-WAIT
+        client.close()
+    _check_port_free("127.0.0.1", port)
+
+
+def test_a_port_a_server_listens_on_is_refused() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with pytest.raises(SystemExit, match="is in use"):
+            _check_port_free("127.0.0.1", listener.getsockname()[1])

@@ -1,0 +1,150 @@
+"""`routines status` and `routines runs` on a seeded store: in this process, and against a `routines dev` stack."""
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+import requests
+
+from chalicelib import runtime
+from chalicelib.domain.errors import Invalid
+from chalicelib.services.runs import Firing, record_failure
+from chalicelib.store import routines
+from routines.cli import main
+from routines.overview import follow_runs
+from tests.scheduler.test_cli import ROUTINES, dev_stack  # noqa: F401  (a fixture)
+from tests.support import World, json_of
+
+
+def status_of(company_id: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["status", company_id, "--json"]) == 0
+    return list(json.loads(capsys.readouterr().out))
+
+
+def fail_delivery(trigger_id: str) -> None:
+    """Seeds a webhook firing that could not dispatch, as a `failed` run of its trigger."""
+    trigger = routines.get_trigger(trigger_id)
+    assert trigger is not None
+    routine = routines.get_routine(trigger.routine_id)
+    assert routine is not None
+    firing = Firing(source="webhook", trigger=trigger)  # type: ignore[arg-type]
+    record_failure(routine, firing, Invalid("Default agent required"), runtime.now(), runtime.new_id)
+
+
+def test_status_shows_next_fires_in_zone_and_utc_the_last_run_and_the_open_issue(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scheduled = world.routine(title="Morning report")
+    trigger = world.trigger(scheduled["id"], kind="schedule", cronExpression="0 9 * * *", timezone="Asia/Tokyo")
+    run = json_of(world.board.post(f"/routines/{scheduled['id']}/run", {}), 202)
+    quiet = world.routine(title="Never ran", status="paused")
+
+    rows = {row["id"]: row for row in status_of(world.company_id, capsys)}
+
+    assert set(rows) == {scheduled["id"], quiet["id"]}
+    (schedule,) = rows[scheduled["id"]]["triggers"]
+    next_utc = trigger["trigger"]["nextRunAt"]
+    assert (schedule["nextRunAt"], schedule["timezone"]) == (next_utc, "Asia/Tokyo")
+    assert schedule["nextRunLocal"].endswith("T09:00:00+09:00")
+    last = rows[scheduled["id"]]["lastRun"]
+    assert (last["id"], last["status"], last["source"]) == (run["id"], "issue_created", "manual")
+    assert 0 <= last["ageSeconds"] < 600
+    issue = json_of(world.board.get(f"/issues/{run['linkedIssueId']}"))
+    expected_issue = {"id": issue["id"], "identifier": issue["identifier"], "status": "todo"}
+    assert rows[scheduled["id"]]["openIssue"] == expected_issue
+    assert (rows[quiet["id"]]["status"], rows[quiet["id"]]["lastRun"], rows[quiet["id"]]["openIssue"]) == (
+        "paused",
+        None,
+        None,
+    )
+
+
+def test_status_names_webhook_triggers_whose_recent_deliveries_failed(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routine = world.routine(title="Deploys")
+    failing = world.trigger(routine["id"], kind="webhook", label="deploy")["trigger"]
+    healthy = world.trigger(routine["id"], kind="webhook", label="release")["trigger"]
+    fail_delivery(failing["id"])
+
+    (row,) = status_of(world.company_id, capsys)
+    assert row["failingWebhookTriggerIds"] == [failing["id"]]
+    assert row["lastRun"]["status"] == "failed"
+
+    assert main(["status", world.company_id]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["ROUTINE", "STATUS", "LAST", "RUN", "OPEN", "ISSUE"]
+    assert table[1].split()[:3] == ["Deploys", "active", "failed"]
+    assert "  webhook deploy: recent deliveries failed" in table
+    assert "  webhook release" in table and healthy["id"] not in row["failingWebhookTriggerIds"]
+
+
+def test_status_of_an_unknown_company_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "0190d6a1-0000-7000-8000-000000000000"]) == 2
+    assert capsys.readouterr().err.strip() == "error: Company not found"
+
+
+def test_runs_prints_the_history_oldest_first_within_the_limit(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routine = world.routine(concurrencyPolicy="always_enqueue")
+    made = [json_of(world.board.post(f"/routines/{routine['id']}/run", {}), 202)["id"] for _ in range(3)]
+    capsys.readouterr()
+
+    assert main(["runs", routine["id"], "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in lines] == made[1:]
+    assert lines[0].split()[1:3] == ["issue_created", "manual"]
+
+
+def test_follow_prints_each_new_run_once_in_the_order_they_happened(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routine = world.routine()
+    first = json_of(world.board.post(f"/routines/{routine['id']}/run", {}), 202)["id"]
+    fired: list[str] = []
+
+    def fire_between_polls() -> None:  # two runs before the first poll, none before the second
+        while len(fired) < 2:
+            fired.append(json_of(world.board.post(f"/routines/{routine['id']}/run", {}), 202)["id"])
+
+    capsys.readouterr()
+    follow_runs(routine["id"], limit=5, polls=2, wait=fire_between_polls)
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in lines] == [first, *fired]
+    assert [line.split()[1] for line in lines] == ["issue_created", "coalesced", "coalesced"]
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "many"])
+def test_runs_takes_only_a_positive_limit(capsys: pytest.CaptureFixture[str], limit: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["runs", "0190d6a1-0000-7000-8000-000000000000", "--limit", limit])
+    assert exited.value.code == 2
+    assert "not a positive whole number" in capsys.readouterr().err
+
+
+def test_status_and_follow_work_against_a_running_dev_stack(dev_stack: dict[str, Any]) -> None:  # noqa: F811
+    board = {"Authorization": f"Bearer {dev_stack['boardApiKey']}"}
+    base = dev_stack["baseUrl"]
+    body = {"title": "Hourly", "assigneeAgentId": dev_stack["agents"][0]["id"]}
+    routine = requests.post(f"{base}/companies/{dev_stack['companyId']}/routines", json=body, headers=board, timeout=30)
+    run = requests.post(f"{base}/routines/{routine.json()['id']}/run", json={}, headers=board, timeout=30).json()
+
+    def routines_cli(*argv: str) -> str:
+        done = subprocess.run(
+            [*ROUTINES, *argv, "--data-dir", dev_stack["dataDir"]],
+            env=dev_stack["env"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    (row,) = json.loads(routines_cli("status", "--json"))  # the demo company of dev.json by default
+    assert (row["title"], row["lastRun"]["id"]) == ("Hourly", run["id"])
+    followed = routines_cli("runs", routine.json()["id"], "--follow", "--interval", "0", "--polls", "1")
+    assert [line.split()[3] for line in followed.splitlines()] == [run["id"]]
