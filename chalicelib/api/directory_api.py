@@ -51,11 +51,12 @@ def list_agents(call: Call, companyId: str) -> list[responses.Agent]:
     return [responses.Agent.of(agent) for agent in directory.list_agents(call.principal, companyId)]
 
 
-@routes.patch("/agents/{agentId}", errors=(403, 404))
+@routes.patch("/agents/{agentId}", errors=(403, 404, 422))
 def update_agent(call: Call, agentId: str, body: UpdateAgent) -> responses.AgentWithSecret:
     """Change an agent's status or adapter (board key)
 
-    Becoming an `http` agent makes its wake secret, shown in this answer once, if it had none.
+    Becoming an `http` agent makes its wake secret, shown in this answer once, if it had none. An
+    `adapterConfig` sent without `adapterType` must suit the agent's current type (422 otherwise).
     """
     return responses.AgentWithSecret.made(directory.update_agent(call.principal, agentId, body, call.now))
 

@@ -213,12 +213,14 @@ class AgentAdapter(Body):
     @model_validator(mode="after")
     def _check_http_config(self) -> Self:
         """An `http` agent's config is checked and stored with its defaults; other types' are kept as sent."""
-        if self.sent("adapter_config") and not self.sent("adapter_type"):
-            raise ValueError("adapterConfig is sent together with adapterType")
         if self.adapter_type == HTTP_ADAPTER:
-            config = HttpAdapterConfig.model_validate(self.adapter_config or {})
-            self.adapter_config = config.model_dump(by_alias=True)
+            self.adapter_config = http_config(self.adapter_config)
         return self
+
+
+def http_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """An `http` adapter's config as stored: checked, with its defaults (pydantic's ValidationError if bad)."""
+    return HttpAdapterConfig.model_validate(config or {}).model_dump(by_alias=True)
 
 
 class CreateAgent(AgentAdapter):
@@ -227,6 +229,10 @@ class CreateAgent(AgentAdapter):
 
 
 class UpdateAgent(AgentAdapter):
+    """What a PATCH changes; an `adapterConfig` sent alone is checked against the agent's current type."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     status: AgentStatus | None = None
 
     _not_null = ("status", "adapter_type")
@@ -234,7 +240,7 @@ class UpdateAgent(AgentAdapter):
     @model_validator(mode="after")
     def _something_to_change(self) -> Self:
         if not self.model_fields_set:
-            raise ValueError("Send status, or adapterType and adapterConfig")
+            raise ValueError("Send status, adapterType or adapterConfig")
         return self
 
 

@@ -3,8 +3,11 @@
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound
+from pydantic import ValidationError
+
+from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import (
     Agent,
@@ -19,7 +22,7 @@ from chalicelib.domain.signing import new_secret
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.domain.wakes import HTTP_ADAPTER
 from chalicelib.services.auth import issue_key, require_board, require_company
-from chalicelib.services.commands import AgentAdapter, CreateAgent, UpdateAgent
+from chalicelib.services.commands import AgentAdapter, CreateAgent, UpdateAgent, http_config
 from chalicelib.store import directory, wakes
 
 
@@ -103,6 +106,8 @@ def update_agent(principal: Principal, agent_id: str, command: UpdateAgent, now:
     """Changes an agent's status or adapter (board keys); becoming `http` makes its wake secret if it has none."""
     agent = _board_agent(principal, agent_id)
     changed = replace(agent, **command.changes(agent), updated_at=to_iso(now))
+    if command.sent("adapter_config") and not command.sent("adapter_type") and agent.adapter_type == HTTP_ADAPTER:
+        changed = replace(changed, adapter_config=_http_config(command.adapter_config))
     directory.update_agent(changed)
     return AgentWithSecret(changed, _first_wake_secret(changed, now))
 
@@ -115,6 +120,15 @@ def rotate_wake_secret(principal: Principal, agent_id: str, now: datetime) -> Ag
     secret = new_secret()
     wakes.set_wake_secret(agent, secret, to_iso(now), only_if_absent=False)
     return AgentWithSecret(agent, secret)
+
+
+def _http_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return http_config(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise Invalid(f"adapterConfig{'.' + where if where else ''}: {first['msg']}") from exc
 
 
 def _board_agent(principal: Principal, agent_id: str) -> Agent:

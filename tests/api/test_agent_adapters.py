@@ -92,7 +92,6 @@ def test_agents_cannot_change_adapters_or_rotate_secrets(world: World) -> None:
         {"adapterType": "http", "adapterConfig": {**CONFIG, "headers": {"Bad Name": "x"}}},
         {"adapterType": "http", "adapterConfig": {**CONFIG, "extra": 1}},
         {"adapterType": "HTTP!", "adapterConfig": CONFIG},
-        {"adapterConfig": CONFIG},
     ],
 )
 def test_bad_adapters_are_400_and_change_nothing(world: World, body: dict[str, Any]) -> None:
@@ -105,3 +104,14 @@ def test_bad_adapters_are_400_and_change_nothing(world: World, body: dict[str, A
         a for a in json_of(world.board.get(f"/companies/{world.company_id}/agents")) if a["id"] == world.bravo_id
     ]
     assert bravo["adapterType"] is None
+
+
+def test_a_config_sent_alone_is_checked_against_the_agents_type(world: World) -> None:
+    made = json_of(create(world, adapterType="http", adapterConfig=CONFIG), 201)
+    path = f"/agents/{made['id']}"
+    refused = world.board.patch(path, {"adapterConfig": {"url": "ftp://agent.example/"}})
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith("adapterConfig.url")
+    changed = json_of(world.board.patch(path, {"adapterConfig": {"url": "https://c.example/", "timeoutMs": 500}}))
+    assert (changed["adapterType"], changed["adapterConfig"]["url"]) == ("http", "https://c.example/")
+    assert (changed["adapterConfig"]["timeoutMs"], changed["adapterConfig"]["headers"]) == (500, {})
