@@ -371,3 +371,43 @@ def test_wakes_are_counted_and_their_lag_measured_without_logging_headers_or_the
     [delivered] = [d for d in documents if "WakesDelivered" in d]
     assert delivered["WakesDelivered"] == 1 and delivered["WakeLagSeconds"] >= 0
     assert agent.secret not in err and "agent-token" not in err
+
+
+def _stream_event(image: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB Streams event as Lambda delivers it, for one INSERT."""
+    record = {
+        "ApproximateCreationDateTime": 1764600000,
+        "Keys": {"id": image["id"]},
+        "NewImage": image,
+        "SequenceNumber": "1",
+        "SizeBytes": 1,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    arn = "arn:aws:dynamodb:us-east-1:000000000000:table/routines-test-issues/stream/2026-12-01T00:00:00.000"
+    return {
+        "Records": [
+            {
+                "eventID": "1",
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": arn,
+                "dynamodb": record,
+            }
+        ]
+    }
+
+
+def test_the_lambda_handler_refuses_loopback_without_the_allow_list(world: World, receiver: Receiver) -> None:
+    from chalice.test import Client
+
+    from app import SETTINGS, app
+
+    assert "127.0.0.1" not in SETTINGS.wake_allow_hosts
+    agent = http_agent(world, receiver.url)
+    _, issue_id = run_routine(world, agent.id)
+    with Client(app, stage_name="dev", project_dir=str(Path(__file__).resolve().parents[2])) as client:
+        client.lambda_.invoke("wake", _stream_event(_change_of(issue_id).new_image or {}))
+    assert receiver.got == []
+    [wake] = wakes_of(world, issue_id)
+    assert wake["status"] == "refused" and "private or reserved" in wake["lastError"]
