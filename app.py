@@ -10,7 +10,7 @@ from chalicelib import runtime
 from chalicelib.api.blueprints import BLUEPRINTS, PREFIX
 from chalicelib.observability import Metric, log, metrics
 from chalicelib.queue import decode_batch, sqs_sender
-from chalicelib.services import scheduler
+from chalicelib.services import scheduler, wakes
 from chalicelib.settings import load_settings
 
 # The composition root of the Lambda functions: the environment is read here, once. A process that
@@ -68,3 +68,14 @@ def dispatch(event: Any) -> None:
         if errors:
             # Let SQS redeliver the batch (and dead-letter it if it keeps failing); claims keep it exactly once.
             raise RuntimeError(f"{errors} of {len(ids)} triggers failed to dispatch")
+
+
+@app.on_dynamodb_record(
+    stream_arn=SETTINGS.issues_stream_arn, batch_size=10, starting_position="TRIM_HORIZON", name="wake"
+)
+def wake(event: Any) -> None:
+    """Wakes the agents of created and assigned issues; a failed wake raises, and Lambda retries the batch
+    (with backoff, then the dead-letter queue). Delivered wakes in a retried batch are not sent again."""
+    changes = [wakes.Change(record.old_image, record.new_image) for record in event]
+    woken = wakes.wake_all(changes, runtime.now, wakes.Delivery(SETTINGS.wake_allow_hosts))
+    log("wake batch", records=len(changes), wakes=len(woken))

@@ -32,6 +32,9 @@ class Metric(StrEnum):
     WEBHOOK_DELIVERIES = "WebhookDeliveries"
     API_LATENCY_SECONDS = "ApiLatencySeconds"
     API_SERVER_ERRORS = "ApiServerErrors"
+    WAKES_DELIVERED = "WakesDelivered"
+    WAKES_FAILED = "WakesFailed"
+    WAKE_LAG_SECONDS = "WakeLagSeconds"
 
     @property
     def unit(self) -> str:

@@ -29,6 +29,8 @@ class Settings:
     metrics_namespace: str = "Routines"
     emit_metrics: bool = False
     webhook_limits: WebhookLimits = WebhookLimits()
+    issues_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/routines-dev-issues/stream/local"
+    wake_allow_hosts: frozenset[str] = frozenset()
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -54,4 +56,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", default.metrics_namespace),
         emit_metrics=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) or env.get("ROUTINES_EMF") == "1",
         webhook_limits=limits,
+        issues_stream_arn=env.get("ROUTINES_ISSUES_STREAM_ARN") or default.issues_stream_arn,
+        wake_allow_hosts=_hosts(env.get("ROUTINES_WAKE_ALLOW_HOSTS", "")),
     )
+
+
+def _hosts(listed: str) -> frozenset[str]:
+    """`ROUTINES_WAKE_ALLOW_HOSTS`: comma-separated host names or addresses a wake may reach though private."""
+    return frozenset(host.strip().lower() for host in listed.split(",") if host.strip())

@@ -19,8 +19,10 @@ from typing import Any
 Json = dict[str, Any]
 
 # Logical ids Chalice gives the functions of app.py, and the role it makes for each (autogen_policy is off).
-API, TICK, DISPATCH = "APIHandler", "Tick", "Dispatch"
-ROLES = {API: "ApiHandlerRole", TICK: "TickRole", DISPATCH: "DispatchRole"}
+API, TICK, DISPATCH, WAKE = "APIHandler", "Tick", "Dispatch", "Wake"
+ROLES = {API: "ApiHandlerRole", TICK: "TickRole", DISPATCH: "DispatchRole", WAKE: "WakeRole"}
+# The event source mapping Chalice generates for app.py's `on_dynamodb_record(name="wake")`.
+WAKE_EVENT = "WakeDynamodbEventSource"
 
 # TransactWriteItems has no IAM action of its own: every item in it needs its Put/Update/Delete/ConditionCheck.
 ITEM_ACTIONS = [
@@ -40,6 +42,16 @@ API_THROTTLING = {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
 TICK_BUDGET_SECONDS = 40  # the tick's Lambda timeout in .chalice/config.json must exceed it
 MAX_RECEIVES = 5
 TICK_LAG_LIMIT_SECONDS = 300
+# A failing wake batch is retried, in order per shard, this many times or for this long, then dead-lettered.
+WAKE_RETRIES = 50
+WAKE_MAX_RECORD_AGE_SECONDS = 6 * 3600
+WAKE_ITERATOR_AGE_LIMIT_MS = 120_000
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ def merge_template(stage: Stage) -> Json:
             **alarm_resources(stage),
             **dashboard_resources(stage),
             **function_overrides(stage),
+            **wake_resources(stage),
         },
         "Outputs": outputs(stage),
     }
@@ -132,6 +145,8 @@ def _table_properties(stage: Stage, name: str, model: Any) -> Json:
         properties["LocalSecondaryIndexes"] = [_index(index) for index in schema["local_secondary_indexes"]]
     if model in TTL_ATTRIBUTES:
         properties["TimeToLiveSpecification"] = {"AttributeName": TTL_ATTRIBUTES[model], "Enabled": True}
+    if getattr(model.Meta, "stream_view_type", None):
+        properties["StreamSpecification"] = {"StreamViewType": model.Meta.stream_view_type}
     return properties
 
 
@@ -315,7 +330,7 @@ def alarm_resources(stage: Stage) -> Json:
     """Every alarm notifies the stage's alarm topic, and again when it is back to OK."""
     topic = [{"Ref": "AlarmTopic"}]
     resources: Json = {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{stage.prefix}-alarms"}}}
-    for logical_id, alarm in alarms(stage).items():
+    for logical_id, alarm in {**alarms(stage), **wake_alarms(stage)}.items():
         resources[logical_id] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
@@ -352,12 +367,13 @@ def dashboard_resources(stage: Stage) -> Json:
 def dashboard_widgets(stage: Stage) -> list[Json]:
     """Every metric of `observability.Metric`, the queue and API Gateway metrics, and the alarms' states."""
     ours = _Ours(stage.metrics_namespace)
-    alarm_arns = [f"${{{alarm}.Arn}}" for alarm in alarms(stage)]
+    alarm_arns = [f"${{{alarm}.Arn}}" for alarm in {**alarms(stage), **wake_alarms(stage)}]
     return [
         *_tick_widgets(ours),
         *_run_widgets(ours),
         *_api_widgets(ours, ["ApiName", stage.prefix, "Stage", _api_stage(stage)]),
         _queue_widget(stage.queue_name),
+        *_wake_widgets(ours),
         {"type": "alarm", "width": 24, "height": 4, "properties": {"title": "Alarms", "alarms": alarm_arns}},
     ]
 
@@ -413,6 +429,16 @@ def _queue_widget(queue: str) -> Json:
         {"stat": "Maximum", "label": "oldest (s)"},
     ]
     return _graph("Dispatch queue", [depth(queue, "queued batches"), oldest, depth(f"{queue}-dlq", "dead letters")])
+
+
+def _wake_widgets(ours: "_Ours") -> list[Json]:
+    from chalicelib.observability import Metric
+
+    outcomes = [ours.line(metric, "Sum") for metric in (Metric.WAKES_DELIVERED, Metric.WAKES_FAILED)]
+    return [
+        _graph("Wake-ups: delivered, failed", outcomes),
+        _graph("Wake lag (s): p50, Maximum", [ours.line(Metric.WAKE_LAG_SECONDS, stat) for stat in ("p50", "Maximum")]),
+    ]
 
 
 @dataclass(frozen=True)
@@ -476,6 +502,80 @@ def function_environment(stage: Stage) -> Json:
         "ROUTINES_DISPATCH_QUEUE_NAME": stage.queue_name,
         "ROUTINES_METRICS_NAMESPACE": stage.metrics_namespace,
         "ROUTINES_TICK_BUDGET_SECONDS": str(TICK_BUDGET_SECONDS),
+    }
+
+
+def wake_resources(stage: Stage) -> Json:
+    """The wake function reads the issues stream: its mapping's retries and dead-letter queue, and its rights."""
+    dlq_arn = {"Fn::GetAtt": ["WakeDeadLetterQueue", "Arn"]}
+    stream_arn = {"Fn::GetAtt": [table_id("issues"), "StreamArn"]}
+    mapping = {
+        "Stream": stream_arn,
+        "StartingPosition": "TRIM_HORIZON",
+        "MaximumRetryAttempts": WAKE_RETRIES,
+        "MaximumRecordAgeInSeconds": WAKE_MAX_RECORD_AGE_SECONDS,
+        "BisectBatchOnFunctionError": True,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dlq_arn}},
+    }
+    environment = {"Environment": {"Variables": function_environment(stage)}}
+    return {
+        "WakeDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{stage.prefix}-wake-dlq",
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "WakeStreamPolicy": _policy(
+            "routines-wake-stream",
+            [ROLES[WAKE]],
+            _statement("ReadIssuesStream", STREAM_READ_ACTIONS, [stream_arn]),
+            _statement("DeadLetterFailedBatches", ["sqs:SendMessage"], [dlq_arn]),
+        ),
+        # Creating the event source mapping checks the role's stream permissions.
+        WAKE: {
+            "DependsOn": ["WakeStreamPolicy"],
+            "Properties": {**environment, "Events": {WAKE_EVENT: {"Properties": mapping}}},
+        },
+    }
+
+
+def wake_alarms(stage: Stage) -> dict[str, Alarm]:
+    """Wakes that fail, wait, or were given up on (README: Wake-ups)."""
+    from chalicelib.observability import Metric
+
+    return {
+        "WakesFailedAlarm": Alarm(
+            "wakes-failed",
+            "Wake-ups failed at least 5 times in 5 minutes: GET /issues/{id}/wakes names the error.",
+            stage.metrics_namespace,
+            Metric.WAKES_FAILED,
+            "Sum",
+            5,
+        ),
+        "WakeIteratorAgeAlarm": Alarm(
+            "wake-iterator-age",
+            f"The wake function is over {WAKE_ITERATOR_AGE_LIMIT_MS // 1000} s behind the issues stream.",
+            "AWS/Lambda",
+            "IteratorAge",
+            "Maximum",
+            WAKE_ITERATOR_AGE_LIMIT_MS,
+            {"FunctionName": {"Ref": WAKE}},
+            period=60,
+            periods=5,
+            datapoints=3,
+        ),
+        "WakeDeadLetterAlarm": Alarm(
+            "wake-dead-letters",
+            f"Wake batches failed {WAKE_RETRIES} retries (or aged out) and wait in the wake dead-letter queue.",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+            0,
+            {"QueueName": {"Fn::GetAtt": ["WakeDeadLetterQueue", "QueueName"]}},
+            comparison="GreaterThanThreshold",
+        ),
     }
 
 

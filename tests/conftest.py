@@ -41,6 +41,18 @@ def api_url(dynamodb: DynamoDBLocal) -> Iterator[str]:
 
 
 @pytest.fixture
+def emitting() -> Iterator[None]:
+    """Metrics on, as in Lambda; afterwards the configuration app.py makes from the settings."""
+    from chalicelib import observability, runtime
+
+    observability.configure(runtime.settings().log_level, emit_metrics=True, namespace="Routines/test")
+    yield
+    observability.configure(
+        runtime.settings().log_level, runtime.settings().emit_metrics, runtime.settings().metrics_namespace
+    )
+
+
+@pytest.fixture
 def world(api_url: str) -> World:
     return build_world(api_url)
 

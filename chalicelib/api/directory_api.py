@@ -34,11 +34,15 @@ def list_companies(call: Call) -> list[responses.Company]:
 
 
 @routes.post("/companies/{companyId}/agents", status=201, errors=(403, 404), request=CreateAgent)
-def create_agent(call: Call, companyId: str) -> responses.Agent:
-    """Create an agent (board key)"""
+def create_agent(call: Call, companyId: str) -> responses.AgentWithSecret:
+    """Create an agent (board key)
+
+    An agent with `adapterType: "http"` is woken by a signed POST when an issue is created for it or
+    assigned to it; the answer then holds its `wakeSecret`, shown this once.
+    """
     company = directory.board_company(call.principal, companyId)  # 403 and 404 come before a bad body
     body = call.body(CreateAgent)
-    return responses.Agent.of(directory.create_agent(company, body.name, body.role, call.now, runtime.new_id))
+    return responses.AgentWithSecret.made(directory.add_agent(company, body, call.now, runtime.new_id))
 
 
 @routes.get("/companies/{companyId}/agents", errors=(403, 404))
@@ -47,10 +51,23 @@ def list_agents(call: Call, companyId: str) -> list[responses.Agent]:
     return [responses.Agent.of(agent) for agent in directory.list_agents(call.principal, companyId)]
 
 
-@routes.patch("/agents/{agentId}", errors=(403, 404))
-def update_agent(call: Call, agentId: str, body: UpdateAgent) -> responses.Agent:
-    """Change an agent's status (board key)"""
-    return responses.Agent.of(directory.set_agent_status(call.principal, agentId, body.status, call.now))
+@routes.patch("/agents/{agentId}", errors=(403, 404, 422))
+def update_agent(call: Call, agentId: str, body: UpdateAgent) -> responses.AgentWithSecret:
+    """Change an agent's status or adapter (board key)
+
+    Becoming an `http` agent makes its wake secret, shown in this answer once, if it had none. An
+    `adapterConfig` sent without `adapterType` must suit the agent's current type (422 otherwise).
+    """
+    return responses.AgentWithSecret.made(directory.update_agent(call.principal, agentId, body, call.now))
+
+
+@routes.post("/agents/{agentId}/wake-secret", status=201, errors=(403, 404, 409))
+def rotate_wake_secret(call: Call, agentId: str) -> responses.AgentWithSecret:
+    """Rotate an http agent's wake secret (board key)
+
+    The old secret stops signing at once; the new one is shown here and never again.
+    """
+    return responses.AgentWithSecret.made(directory.rotate_wake_secret(call.principal, agentId, call.now))
 
 
 @routes.post("/agents/{agentId}/keys", status=201, errors=(403, 404))

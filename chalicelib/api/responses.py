@@ -20,7 +20,7 @@ from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from chalicelib.domain import models as domain
 from chalicelib.domain import variables
-from chalicelib.services import issues, routines, triggers
+from chalicelib.services import directory, issues, routines, triggers
 
 Json = dict[str, Any]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
@@ -145,7 +145,32 @@ class Company(ResponseBody, source=domain.Company):
     pass
 
 
+REDACTED = "***"
+
+
 class Agent(ResponseBody, source=domain.Agent):
+    """An agent; its adapter's header values are never echoed (they often hold credentials)."""
+
+    @classmethod
+    def of(cls, value: Any, **extra: Any) -> Self:
+        config = value.adapter_config
+        if config and isinstance(config.get("headers"), dict):
+            config = {**config, "headers": dict.fromkeys(config["headers"], REDACTED)}
+        return super().of(dataclasses.replace(value, adapter_config=config), **extra)
+
+
+class AgentWithSecret(Agent):
+    wake_secret: str | SkipJsonSchema[None] = _left_out_when_none(
+        "The key wake-ups are signed with: shown when made, never again (an http agent's create, change or rotate)."
+    )
+    shape = Shape(left_out_when_none=frozenset({"wake_secret"}))
+
+    @classmethod
+    def made(cls, value: directory.AgentWithSecret) -> Self:
+        return cls.of(value.agent, wake_secret=value.wake_secret)
+
+
+class Wake(ResponseBody, source=domain.Wake):
     pass
 
 

@@ -109,6 +109,8 @@ class Agent:
     role: str | None
     created_at: Timestamp
     updated_at: Timestamp
+    adapter_type: str | None = None
+    adapter_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -345,3 +347,20 @@ class IssueComment:
     body: str
     created_at: Timestamp
     updated_at: Timestamp
+
+
+@dataclass(frozen=True)
+class Wake:
+    """One wake-up of an issue's agent: the latest attempt's outcome; `id` is the X-Routines-Wake-Id."""
+
+    id: Id
+    issue_id: Id
+    agent_id: Id
+    reason: str
+    status: str
+    attempts: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    last_error: str | None = None
+    response_status: int | None = None
+    delivered_at: Timestamp | None = None

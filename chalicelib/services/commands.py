@@ -35,6 +35,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.schedule import CatchUpPolicy
 from chalicelib.domain.signing import DEFAULT_REPLAY_WINDOW_SEC, SigningMode
 from chalicelib.domain.variables import Variable, VariableType
+from chalicelib.domain.wakes import DEFAULT_TIMEOUT_MS, HTTP_ADAPTER, MAX_TIMEOUT_MS, TargetRefused, parse_target
 
 Uuid = Annotated[
     str,
@@ -254,13 +255,75 @@ class CreateCompany(Body):
     issue_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None = None
 
 
-class CreateAgent(Body):
+def _wake_url(url: str) -> str:
+    try:
+        parse_target(url)
+    except TargetRefused as exc:
+        raise ValueError(str(exc)) from exc
+    return url
+
+
+class HttpAdapterConfig(Body):
+    """How an `http` agent is woken: a POST of `{...payloadTemplate, agentId, runId, context}` to `url`."""
+
+    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(_wake_url)]
+    method: Literal["POST"] = "POST"
+    headers: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")],
+            Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\r\n]*$")],
+        ],
+        Field(max_length=32),
+    ] = {}
+    payload_template: dict[str, Any] = {}
+    timeout_ms: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_MS, strict=True), BeforeValidator(_whole_number)] = (
+        DEFAULT_TIMEOUT_MS
+    )
+
+
+AdapterType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class AgentAdapter(Body):
+    adapter_type: AdapterType | None = None
+    adapter_config: dict[str, Any] | None = Field(
+        default=None,
+        description="For adapterType http: {url, method (POST), headers, payloadTemplate, timeoutMs "
+        f"(default {DEFAULT_TIMEOUT_MS}, at most {MAX_TIMEOUT_MS})}}; other types' configs are stored as sent.",
+    )
+
+    @model_validator(mode="after")
+    def _check_http_config(self) -> Self:
+        """An `http` agent's config is checked and stored with its defaults; other types' are kept as sent."""
+        if self.adapter_type == HTTP_ADAPTER:
+            self.adapter_config = http_config(self.adapter_config)
+        return self
+
+
+def http_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """An `http` adapter's config as stored: checked, with its defaults (pydantic's ValidationError if bad)."""
+    return HttpAdapterConfig.model_validate(config or {}).model_dump(by_alias=True)
+
+
+class CreateAgent(AgentAdapter):
     name: Name
     role: Name | None = None
 
 
-class UpdateAgent(Body):
-    status: AgentStatus
+class UpdateAgent(AgentAdapter):
+    """What a PATCH changes; an `adapterConfig` sent alone is checked against the agent's current type."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    status: AgentStatus | None = None
+
+    _not_null = ("status", "adapter_type")
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("Send status, adapterType or adapterConfig")
+        return self
 
 
 class CreateKey(Body):

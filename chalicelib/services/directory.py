@@ -1,9 +1,13 @@
 """Companies, agents, projects, goals and their keys: operated by board keys and `routines admin`."""
 
 import re
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from chalicelib.domain.errors import Forbidden, NotFound
+from pydantic import ValidationError
+
+from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import (
     Agent,
@@ -14,9 +18,12 @@ from chalicelib.domain.models import (
     PrincipalKind,
     Project,
 )
+from chalicelib.domain.signing import new_secret
 from chalicelib.domain.timefmt import to_iso
+from chalicelib.domain.wakes import HTTP_ADAPTER
 from chalicelib.services.auth import issue_key, require_agent, require_board, require_company
-from chalicelib.store import directory
+from chalicelib.services.commands import AgentAdapter, CreateAgent, UpdateAgent, http_config
+from chalicelib.store import directory, wakes
 
 
 def default_issue_prefix(name: str) -> str:
@@ -58,11 +65,33 @@ def board_company(principal: Principal, company_id: str) -> Company:
     return get_company(principal, company_id)
 
 
-def create_agent(company: Company, name: str, role: str | None, now: datetime, new_id: IdFactory) -> Agent:
+def create_agent(
+    company: Company,
+    name: str,
+    role: str | None,
+    now: datetime,
+    new_id: IdFactory,
+    adapter: AgentAdapter | None = None,
+) -> Agent:
     stamp = to_iso(now)
     agent = Agent(new_id(), company.id, name, AgentStatus.active, role, stamp, stamp)
+    agent = replace(agent, **adapter.changes(agent)) if adapter else agent
     directory.put_member(agent)
     return agent
+
+
+@dataclass(frozen=True)
+class AgentWithSecret:
+    """An agent as created or changed, with its wake secret when this call made one (shown once)."""
+
+    agent: Agent
+    wake_secret: str | None = None
+
+
+def add_agent(company: Company, command: CreateAgent, now: datetime, new_id: IdFactory) -> AgentWithSecret:
+    """Creates an agent; an `http` agent gets its wake secret at once."""
+    agent = create_agent(company, command.name, command.role, now, new_id, command)
+    return AgentWithSecret(agent, _first_wake_secret(agent, now))
 
 
 def find_agent(agent_id: str) -> Agent:
@@ -73,11 +102,47 @@ def find_agent(agent_id: str) -> Agent:
     return agent
 
 
-def set_agent_status(principal: Principal, agent_id: str, status: AgentStatus, now: datetime) -> Agent:
+def update_agent(principal: Principal, agent_id: str, command: UpdateAgent, now: datetime) -> AgentWithSecret:
+    """Changes an agent's status or adapter (board keys); becoming `http` makes its wake secret if it has none."""
+    agent = _board_agent(principal, agent_id)
+    changed = replace(agent, **command.changes(agent), updated_at=to_iso(now))
+    if command.sent("adapter_config") and not command.sent("adapter_type") and agent.adapter_type == HTTP_ADAPTER:
+        changed = replace(changed, adapter_config=_http_config(command.adapter_config))
+    directory.update_agent(changed)
+    return AgentWithSecret(changed, _first_wake_secret(changed, now))
+
+
+def rotate_wake_secret(principal: Principal, agent_id: str, now: datetime) -> AgentWithSecret:
+    """A new wake secret for an `http` agent, replacing the old one at once."""
+    agent = _board_agent(principal, agent_id)
+    if agent.adapter_type != HTTP_ADAPTER:
+        raise Conflict("Only agents with adapterType http are woken, and so have a wake secret")
+    secret = new_secret()
+    wakes.set_wake_secret(agent, secret, to_iso(now), only_if_absent=False)
+    return AgentWithSecret(agent, secret)
+
+
+def _http_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return http_config(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise Invalid(f"adapterConfig{'.' + where if where else ''}: {first['msg']}") from exc
+
+
+def _board_agent(principal: Principal, agent_id: str) -> Agent:
     require_board(principal)
     agent = find_agent(agent_id)
     require_company(principal, agent.company_id)
-    return directory.set_agent_status(agent, status, to_iso(now))
+    return agent
+
+
+def _first_wake_secret(agent: Agent, now: datetime) -> str | None:
+    if agent.adapter_type != HTTP_ADAPTER:
+        return None
+    secret = new_secret()
+    return secret if wakes.set_wake_secret(agent, secret, to_iso(now), only_if_absent=True) else None
 
 
 def create_agent_key(principal: Principal, agent_id: str, label: str | None, now: datetime) -> tuple[Agent, str]:

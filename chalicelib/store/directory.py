@@ -8,14 +8,13 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.models import (
     Agent,
-    AgentStatus,
     Company,
     Goal,
     Principal,
     Project,
 )
 from chalicelib.store.errors import is_condition_failure
-from chalicelib.store.mapping import from_item, to_item
+from chalicelib.store.mapping import from_item, set_or_remove, to_item
 from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem, read
 from chalicelib.store.tx import Tx
 
@@ -82,10 +81,18 @@ def _member(cls: type[Member], item: DirectoryItem) -> Member:
     return from_item(cls, item, id=item.sk.split("#", 1)[1])
 
 
-def set_agent_status(agent: Agent, status: AgentStatus, now: str) -> Agent:
+def update_agent(agent: Agent) -> None:
+    """Writes what a board key may change of an agent: its status and adapter."""
     item = DirectoryItem(agent.company_id, _sk(Agent, agent.id))
-    item.update([DirectoryItem.status.set(status), DirectoryItem.updatedAt.set(now)])
-    return _member(Agent, item)
+    item.update(
+        [
+            DirectoryItem.status.set(agent.status),
+            set_or_remove(DirectoryItem.adapterType, agent.adapter_type),
+            set_or_remove(DirectoryItem.adapterConfig, agent.adapter_config),
+            DirectoryItem.updatedAt.set(agent.updated_at),
+        ],
+        condition=DirectoryItem.sk.exists(),
+    )
 
 
 class IssueNumbers:

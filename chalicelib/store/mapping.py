@@ -9,6 +9,7 @@ from dataclasses import MISSING, Field, fields, is_dataclass
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_type_hints
 
+from pynamodb.attributes import Attribute
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
@@ -47,8 +48,13 @@ def update_actions(item: Model, kept: frozenset[str] = frozenset(), since: Model
         value = getattr(item, name)
         if name in kept or (since is not None and getattr(since, name) == value):
             continue
-        actions.append(attribute.set(value) if value is not None else attribute.remove())
+        actions.append(set_or_remove(attribute, value))
     return actions
+
+
+def set_or_remove(attribute: Attribute[Any], value: Any) -> Action:
+    """The action that stores `value`, or removes the attribute for None."""
+    return attribute.set(value) if value is not None else attribute.remove()
 
 
 def _flat(value: Any) -> dict[str, Any]:

@@ -53,6 +53,9 @@ class DirectoryItem(Model):
     issuePrefix = UnicodeAttribute(null=True)
     issueCounter = NumberAttribute(null=True)
     pausedAt = UnicodeAttribute(null=True)
+    adapterType = UnicodeAttribute(null=True)
+    adapterConfig = JSONAttribute(null=True)
+    wakeSecret = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute(null=True)
 
@@ -223,8 +226,11 @@ class IssuesByCompany(GlobalSecondaryIndex["IssueItem"]):
 
 
 class IssueItem(Model):
+    """Issues; the table's stream (new and old images) is what wakes agents (`services.wakes`)."""
+
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-issues"
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     id = UnicodeAttribute(hash_key=True)
     companyId = UnicodeAttribute()
@@ -286,6 +292,25 @@ class ClaimItem(Model):
     expiresAt = NumberAttribute(null=True)
 
 
+class WakeItem(Model):
+    """Wake-ups of an issue's agents, one item per wake id, with the latest attempt's outcome."""
+
+    class Meta(_TableMeta):
+        table_name = f"{UNBOUND}-wakes"
+
+    issueId = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    agentId = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    lastError = UnicodeAttribute(null=True)
+    responseStatus = NumberAttribute(null=True)
+    deliveredAt = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
 ALL_TABLES: tuple[type[Model], ...] = (
     DirectoryItem,
     ApiKeyItem,
@@ -295,6 +320,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     IssueItem,
     CommentItem,
     ClaimItem,
+    WakeItem,
 )
 TTL_ATTRIBUTES: dict[type[Model], str] = {ClaimItem: "expiresAt"}
 

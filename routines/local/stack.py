@@ -17,6 +17,8 @@ from routines.local.dynamodb import DynamoDBLocal
 
 REGION = "us-east-1"
 TABLE_PREFIX = "routines-local"
+# Wakes may reach a receiver on this machine (ROUTINES_WAKE_ALLOW_HOSTS on AWS); link-local never.
+WAKE_ALLOW_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class LocalDatabase:
             dynamodb_endpoint=self.endpoint,
             access_key_id=self.access_key_id,
             secret_access_key="local",
+            wake_allow_hosts=WAKE_ALLOW_HOSTS,
         )
 
 
@@ -98,6 +101,9 @@ def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_s
     ticker = threading.Thread(target=_tick_forever, args=(stop, tick_seconds), name="tick", daemon=True)
     if tick_seconds:
         ticker.start()
+    # Wakes follow the issues stream with or without the tick: --no-tick stops only the scheduler.
+    waker = threading.Thread(target=_wake_forever, args=(database, data_dir, stop), name="wake", daemon=True)
+    waker.start()
     info = {"baseUrl": f"http://{host}:{port}/api", **demo, "dynamodb": _dynamodb_info(database)}
     _write_private(data_dir / "dev.json", json.dumps(info, indent=2) + "\n")
     _print_welcome(info, data_dir, tick_seconds)
@@ -107,7 +113,7 @@ def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_s
     try:
         stop.wait()
     finally:
-        print("\nStopping: API, tick and DynamoDB Local.", flush=True)
+        print("\nStopping: API, tick, wakes and DynamoDB Local.", flush=True)
         stop.set()
         server.stop()
 
@@ -154,6 +160,15 @@ def _tick_forever(stop: threading.Event, seconds: float) -> None:
                 continue
             if summary.due:
                 print(f"tick: {json.dumps(summary.as_dict())}", flush=True)
+
+
+def _wake_forever(database: LocalDatabase, data_dir: Path, stop: threading.Event) -> None:
+    from routines.local.streams import read_wakes
+
+    try:
+        read_wakes(database.settings(), data_dir, stop)
+    except Exception:
+        log_exception("the wake stream reader stopped")
 
 
 def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | None) -> None:

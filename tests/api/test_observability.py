@@ -1,23 +1,12 @@
 """Structured logs carry ids, never secrets; metrics are EMF lines CloudWatch can read."""
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from chalicelib import observability, runtime
 from chalicelib.domain.signing import sign_delivery
 from tests.support import World
-
-
-@pytest.fixture
-def emitting() -> Iterator[None]:
-    """Metrics on, as in Lambda; afterwards the configuration app.py makes from the settings."""
-    observability.configure(runtime.settings().log_level, emit_metrics=True, namespace="Routines/test")
-    yield
-    observability.configure(
-        runtime.settings().log_level, runtime.settings().emit_metrics, runtime.settings().metrics_namespace
-    )
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:

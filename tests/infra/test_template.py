@@ -13,7 +13,19 @@ from pynamodb.models import Model
 
 from chalicelib.observability import Metric
 from chalicelib.store.tables import ALL_TABLES, TTL_ATTRIBUTES
-from routines.packaging import API, DISPATCH, ROLES, TICK, Stage, merge_template, table_id, tables
+from routines.packaging import (
+    API,
+    DISPATCH,
+    ROLES,
+    TICK,
+    WAKE,
+    WAKE_EVENT,
+    WAKE_RETRIES,
+    Stage,
+    merge_template,
+    table_id,
+    tables,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DYNAMODB_ACTIONS_THE_STORE_USES = {
@@ -225,3 +237,36 @@ def test_the_api_url_and_the_tick_rule_are_outputs() -> None:
     assert template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"].endswith(f"/{api_stage}/api")
     rule = template["Resources"][TICK]["Properties"]["Events"]["TickEvent"]["Properties"]["Name"]
     assert template["Outputs"]["TickRuleName"]["Value"] == rule == "routines-prod-tick"
+
+
+def test_the_issues_table_streams_new_and_old_images(prod: dict[str, Any]) -> None:
+    specification = prod[table_id("issues")]["Properties"]["StreamSpecification"]
+    assert specification == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert [name for name in tables() if "StreamSpecification" in prod[table_id(name)]["Properties"]] == ["issues"]
+
+
+def test_the_wake_function_reads_the_issues_stream_with_retries_and_a_dead_letter_queue(prod: dict[str, Any]) -> None:
+    mapping = prod[WAKE]["Properties"]["Events"][WAKE_EVENT]["Properties"]
+    assert mapping["Stream"] == {"Fn::GetAtt": [table_id("issues"), "StreamArn"]}
+    assert mapping["MaximumRetryAttempts"] == WAKE_RETRIES and mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["WakeDeadLetterQueue", "Arn"]}
+    assert prod["WakeDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    policy = prod["WakeStreamPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": ROLES[WAKE]}]
+    assert prod[WAKE]["DependsOn"] == ["WakeStreamPolicy"]
+    actions = policy_actions(prod["WakeStreamPolicy"])
+    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "sqs:SendMessage"} <= actions
+
+
+@pytest.mark.parametrize(
+    ("alarm", "namespace", "metric"),
+    [
+        ("WakesFailedAlarm", "Routines/prod", "WakesFailed"),
+        ("WakeIteratorAgeAlarm", "AWS/Lambda", "IteratorAge"),
+        ("WakeDeadLetterAlarm", "AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ],
+)
+def test_wake_alarms_notify_the_topic(prod: dict[str, Any], alarm: str, namespace: str, metric: str) -> None:
+    properties = prod[alarm]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
+    assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
