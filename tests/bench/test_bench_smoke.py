@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from bench import machine, suite
+from routines.local.dynamodb import DynamoDBLocal
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, dict[str, Any]]:
+def results(dynamodb: DynamoDBLocal) -> dict[str, dict[str, Any]]:
     emitted: list[dict[str, Any]] = []
     suite.run_all(suite.TINY, emitted.append)
     return {result["benchmark"]: result for result in emitted}

@@ -29,7 +29,7 @@ from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
 from chalicelib.services.commands import CreateRoutine, CreateScheduleTrigger
 from chalicelib.store import routines, runs
-from routines.local.dynamodb import free_port
+from routines.local.dynamodb import DynamoDBLocal, free_port
 from routines.metering import counting_requests
 from routines.packaging import ITEM_ACTIONS
 
@@ -80,7 +80,7 @@ def sqs_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def delivery(sqs_endpoint: str) -> Iterator[Delivery]:
+def delivery(sqs_endpoint: str, dynamodb: DynamoDBLocal) -> Iterator[Delivery]:
     queue = new_queue(sqs_endpoint)
     triggers = yearly_triggers(3)
     try:
