@@ -28,7 +28,7 @@ def list_issues(call: Call, companyId: str) -> list[responses.Issue]:
     page = issues.list_issues(call.principal, companyId, IssueQuery.parse(call.query))
     if page.next_cursor:
         call.response_headers["X-Next-Cursor"] = page.next_cursor
-    return [responses.Issue.of(issue) for issue in page.issues]
+    return [responses.Issue.of(issue) for issue in page.items]
 
 
 @routes.get("/issues/{issueId}", errors=(403, 404))
