@@ -1,4 +1,4 @@
-"""Pages of a DynamoDB Query: at most `limit` items, and while more remain a cursor, the last item's key, from
+"""Pages of a DynamoDB Query: at most so many items, and while more remain a cursor, the last item's key, from
 which the next page's query starts. Every paged list (issues, routines, runs) pages this way."""
 
 import base64
@@ -46,16 +46,16 @@ def query_page(
     source: type[M] | GlobalSecondaryIndex[M],
     convert: Callable[[M], T],
     hash_value: str,
-    limit: int,
+    size: int,
     cursor: str | None,
     carried: tuple[tuple[str, Check], ...],
     **query: Any,
 ) -> Page[T]:
-    """One page of `source.query(hash_value, **query)` after the cursor, each item converted; `carried` names
+    """At most `size` items of `source.query(hash_value, **query)` after the cursor, converted; `carried` names
     the key attributes (other than the query's hash key) that make the cursor, each with the check it must pass."""
     start = _start_key(source, hash_value, cursor, carried)
     found = iter(source.query(hash_value, last_evaluated_key=start, **query))
-    items = list(islice(found, limit))
+    items = list(islice(found, size))
     more = next(found, None) is not None
     return Page([convert(item) for item in items], _cursor(items[-1], carried) if more and items else None)
 
