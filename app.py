@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import runtime
-from chalicelib.api.blueprints import BLUEPRINTS, PREFIX
+from chalicelib.api.blueprints import BLUEPRINTS, PREFIX, UNROUTED
 from chalicelib.observability import Metric, log, metrics
 from chalicelib.queue import decode_batch, sqs_sender
 from chalicelib.services import scheduler, wakes
@@ -19,6 +19,7 @@ SETTINGS = runtime.configured() or runtime.configure(load_settings(os.environ))
 app = Chalice(app_name="routines")
 for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint, url_prefix=PREFIX)
+app.register_blueprint(UNROUTED)
 
 _POOL = scheduler.default_pool()
 

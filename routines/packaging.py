@@ -39,6 +39,20 @@ DIRECTORY_SCAN = ["dynamodb:Scan"]  # store.directory.list_companies: all compan
 QUEUE_CONSUME_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
 API_THROTTLING = {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+# What API Gateway answers itself, in the API's error shape. app.py routes every path and method to the handler
+# (a `/{proxy+}` resource and each path's missing methods), so these are a backstop: no message of API
+# Gateway's that can echo a request's `Authorization` header (its answer to a SigV4-looking header on an
+# unmatched route) is passed on.
+_NOT_FOUND = {"StatusCode": "404", "ResponseTemplates": {"application/json": '{"error": "Not found"}'}}
+GATEWAY_RESPONSES = {
+    "x-amazon-apigateway-gateway-responses": {
+        "MISSING_AUTHENTICATION_TOKEN": _NOT_FOUND,
+        "INCOMPLETE_SIGNATURE": _NOT_FOUND,
+        "INVALID_SIGNATURE": _NOT_FOUND,
+        "DEFAULT_4XX": {"ResponseTemplates": {"application/json": '{"error": $context.error.messageString}'}},
+        "DEFAULT_5XX": {"ResponseTemplates": {"application/json": '{"error": $context.error.messageString}'}},
+    }
+}
 TICK_BUDGET_SECONDS = 40  # the tick's Lambda timeout in .chalice/config.json must exceed it
 MAX_RECEIVES = 5
 TICK_LAG_LIMIT_SECONDS = 300
@@ -489,7 +503,7 @@ def function_overrides(stage: Stage) -> Json:
         "RestAPI": {
             "Properties": {
                 "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", **API_THROTTLING}],
-                "DefinitionBody": {"info": {"title": stage.prefix}},
+                "DefinitionBody": {"info": {"title": stage.prefix}, **GATEWAY_RESPONSES},
             }
         },
     }

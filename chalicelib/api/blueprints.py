@@ -1,6 +1,16 @@
-"""Every blueprint of the API, mounted under one prefix: `app.py` registers them, `openapi.py` documents them."""
+"""Every blueprint of the API, mounted under one prefix: `app.py` registers them, `openapi.py` documents them;
+and, registered at the root, the requests none of them takes."""
 
-from chalicelib.api import agents_api, directory_api, health_api, issues_api, routines_api, wakes_api, webhooks_api
+from chalicelib.api import (
+    agents_api,
+    directory_api,
+    fallback_api,
+    health_api,
+    issues_api,
+    routines_api,
+    wakes_api,
+    webhooks_api,
+)
 
 PREFIX = "/api"
 BLUEPRINTS = (
@@ -12,3 +22,5 @@ BLUEPRINTS = (
     wakes_api.bp,
     webhooks_api.bp,
 )
+# Made after every blueprint above is imported, so it knows every route.
+UNROUTED = fallback_api.route_the_rest(PREFIX)

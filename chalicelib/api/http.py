@@ -112,6 +112,11 @@ class Call:
             raise errors.BadRequest(f"Query parameter {name} is over {MAX_QUERY_VALUE_BYTES} bytes")
         return value
 
+    def next_cursor(self, cursor: str | None) -> None:
+        """A paged list's `X-Next-Cursor` header, sent while more pages remain."""
+        if cursor:
+            self.response_headers["X-Next-Cursor"] = cursor
+
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())
 

@@ -26,9 +26,8 @@ def list_issues(call: Call, companyId: str) -> list[responses.Issue]:
     `X-Next-Cursor` response header holds the cursor to send back as `nextCursor`; the last page has none.
     """
     page = issues.list_issues(call.principal, companyId, IssueQuery.parse(call.query))
-    if page.next_cursor:
-        call.response_headers["X-Next-Cursor"] = page.next_cursor
-    return [responses.Issue.of(issue) for issue in page.issues]
+    call.next_cursor(page.next_cursor)
+    return [responses.Issue.of(issue) for issue in page.items]
 
 
 @routes.get("/issues/{issueId}", errors=(403, 404))

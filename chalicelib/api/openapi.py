@@ -47,7 +47,8 @@ QUERY_PARAMETERS: dict[str, tuple[Any, str]] = {
     "projectId": (str, "Only the routines (or issues) of this project."),
     "limit": (
         Limit,
-        "How many: runs default 50, clamped to 1 to 200; issues default 500, at most 1000; comments all, at most 500.",
+        "How many: runs default 50, clamped to 1 to 200; routines default 200, at most 500; issues default 500, at "
+        "most 1000; comments all, at most 500.",
     ),
     "assigneeAgentId": (str, "Only the issues assigned to this agent (`null`: unassigned)."),
     "status": (str, f"Only the issues in one of these comma-separated statuses ({', '.join(IssueStatus)})."),

@@ -7,6 +7,7 @@ from chalice import Blueprint
 from chalicelib import runtime
 from chalicelib.api import responses
 from chalicelib.api.http import Call, Routes
+from chalicelib.domain.queries import ROUTINE_PARAMS, RUN_PARAMS, RoutineQuery, RunQuery
 from chalicelib.services import routines, runs, triggers
 from chalicelib.services.commands import CreateRoutine, CreateTrigger, RunRoutine, UpdateRoutine, UpdateTrigger
 
@@ -14,7 +15,6 @@ bp = Blueprint(__name__)
 routine_routes = Routes(bp, "routines")
 run_routes = Routes(bp, "runs")
 trigger_routes = Routes(bp, "triggers")
-RUNS_DEFAULT, RUNS_MAX = 50, 200
 
 
 @routine_routes.post("/companies/{companyId}/routines", status=201, errors=(403, 404, 409, 422))
@@ -27,11 +27,16 @@ def create_routine(call: Call, companyId: str, body: CreateRoutine) -> responses
     return responses.Routine.of(routines.create_routine(call.principal, companyId, body, call.now, runtime.new_id))
 
 
-@routine_routes.get("/companies/{companyId}/routines", errors=(403, 404), query=("projectId",))
+@routine_routes.get("/companies/{companyId}/routines", errors=(400, 403, 404, 422), query=ROUTINE_PARAMS)
 def list_routines(call: Call, companyId: str) -> list[responses.RoutineListItem]:
-    """List a company's routines, newest first"""
-    found = routines.list_routines(call.principal, companyId, call.query("projectId"))
-    return [responses.RoutineListItem.of_detail(detail) for detail in found]
+    """List a company's routines, newest change first
+
+    At most `limit` (default 200, at most 500). When more remain, the `X-Next-Cursor` response header holds the
+    cursor to send back as `nextCursor`; the last page has none.
+    """
+    page = routines.list_routines(call.principal, companyId, RoutineQuery.parse(call.query))
+    call.next_cursor(page.next_cursor)
+    return [responses.RoutineListItem.of_detail(detail) for detail in page.items]
 
 
 @routine_routes.get("/routines/{routineId}", errors=(403, 404))
@@ -49,19 +54,16 @@ def update_routine(call: Call, routineId: str, body: UpdateRoutine) -> responses
     return responses.Routine.of(routines.update_routine(call.principal, routineId, body, call.now))
 
 
-@run_routes.get("/routines/{routineId}/runs", errors=(403, 404), query=("limit",))
+@run_routes.get("/routines/{routineId}/runs", errors=(403, 404, 422), query=RUN_PARAMS)
 def list_runs(call: Call, routineId: str) -> list[responses.RunSummary]:
-    """A routine's runs, newest first, each with its linked issue and trigger"""
-    found = routines.list_runs(call.principal, routineId, _limit(call.query("limit")))
-    return [responses.RunSummary.of_summary(summary) for summary in found]
+    """A routine's runs, newest first, each with its linked issue and trigger
 
-
-def _limit(text: str | None) -> int:
-    """Default 50, clamped to 1-200; anything non-numeric is the default, as in the reference."""
-    try:
-        return min(max(int(text or RUNS_DEFAULT), 1), RUNS_MAX)
-    except ValueError:
-        return RUNS_DEFAULT
+    At most `limit` (default 50, clamped to 1 to 200). When more remain, the `X-Next-Cursor` response header holds
+    the cursor to send back as `nextCursor`; the last page has none.
+    """
+    page = routines.list_runs(call.principal, routineId, RunQuery.parse(call.query))
+    call.next_cursor(page.next_cursor)
+    return [responses.RunSummary.of_summary(summary) for summary in page.items]
 
 
 @run_routes.post("/routines/{routineId}/run", status=202, errors=(403, 404, 409, 422))

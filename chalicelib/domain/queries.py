@@ -1,4 +1,5 @@
-"""What a caller asks to read: which issues or comments, and which page, parsed from query parameters."""
+"""What a caller asks to read: which issues, routines, runs or comments, and which page, parsed from query
+parameters."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,10 @@ Param = Callable[[str], str | None]
 DEFAULT_ISSUE_PAGE = 500
 MAX_ISSUE_PAGE = 1000
 MAX_COMMENT_PAGE = 500
+DEFAULT_ROUTINE_PAGE = 200
+MAX_ROUTINE_PAGE = 500
+DEFAULT_RUN_PAGE = 50
+MAX_RUN_PAGE = 200
 ISSUE_PARAMS = (
     "status",
     "assigneeAgentId",
@@ -24,6 +29,8 @@ ISSUE_PARAMS = (
     "nextCursor",
 )
 COMMENT_PARAMS = ("after", "afterCommentId", "order", "limit")
+ROUTINE_PARAMS = ("projectId", "limit", "nextCursor")
+RUN_PARAMS = ("limit", "nextCursor")
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,38 @@ class IssueQuery:
             limit=_limit(param, DEFAULT_ISSUE_PAGE, MAX_ISSUE_PAGE) or DEFAULT_ISSUE_PAGE,
             cursor=_text(param, "nextCursor"),
         )
+
+
+@dataclass(frozen=True)
+class RoutineQuery:
+    """Which of a company's routines to list (all, or one project's), and which page."""
+
+    project_id: str | None = None
+    limit: int = DEFAULT_ROUTINE_PAGE
+    cursor: str | None = None
+
+    @classmethod
+    def parse(cls, param: Param) -> "RoutineQuery":
+        """`projectId` exact, `limit` a positive integer (default 200) clamped to 500, `nextCursor`."""
+        limit = _limit(param, DEFAULT_ROUTINE_PAGE, MAX_ROUTINE_PAGE) or DEFAULT_ROUTINE_PAGE
+        return cls(_text(param, "projectId"), limit, _text(param, "nextCursor"))
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Which page of a routine's runs to list."""
+
+    limit: int = DEFAULT_RUN_PAGE
+    cursor: str | None = None
+
+    @classmethod
+    def parse(cls, param: Param) -> "RunQuery":
+        """`limit` default 50, clamped to 1-200, anything non-numeric the default (as in the reference)."""
+        try:
+            limit = min(max(int(_text(param, "limit") or DEFAULT_RUN_PAGE), 1), MAX_RUN_PAGE)
+        except ValueError:
+            limit = DEFAULT_RUN_PAGE
+        return cls(limit, _text(param, "nextCursor"))
 
 
 @dataclass(frozen=True)

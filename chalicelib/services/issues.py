@@ -26,7 +26,7 @@ from chalicelib.services.commands import AddComment, CheckoutIssue, UpdateIssue
 from chalicelib.services.directory import get_company
 from chalicelib.services.routines import check_assignable
 from chalicelib.store import directory, issues, routines, runs
-from chalicelib.store.issues import IssuePage
+from chalicelib.store.pages import Page
 
 _IDENTIFIER = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 INBOX_STATUSES = frozenset({IssueStatus.todo, IssueStatus.in_progress, IssueStatus.blocked})
@@ -76,13 +76,10 @@ def _resolve(principal: Principal, issue_ref: str) -> str | None:
     return text.lower() if is_id(text.lower()) else None
 
 
-def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> IssuePage:
+def list_issues(principal: Principal, company_id: str, query: IssueQuery) -> Page[Issue]:
     """One page of the company's issues matching `query`, with the cursor of the next page if there is one."""
     get_company(principal, company_id)  # 404 for an unknown or malformed id, as on every company route
-    try:
-        return issues.list_issues(company_id, query)
-    except issues.BadCursor as exc:
-        raise Invalid("nextCursor is not a cursor this list handed out") from exc
+    return issues.list_issues(company_id, query)
 
 
 def inbox(principal: Principal) -> list[Issue]:
@@ -90,7 +87,7 @@ def inbox(principal: Principal) -> list[Issue]:
     agent_id, company_id = require_agent(principal)
     query = IssueQuery(statuses=frozenset(INBOX_STATUSES), assignee_agent_id=agent_id, limit=INBOX_LIMIT)
     newest_first = sorted(
-        issues.list_issues(company_id, query).issues, key=lambda issue: (issue.updated_at, issue.id), reverse=True
+        issues.list_issues(company_id, query).items, key=lambda issue: (issue.updated_at, issue.id), reverse=True
     )
     return sorted(newest_first, key=lambda issue: _PRIORITY_RANK[issue.priority])  # stable: newest first within
 

@@ -21,6 +21,7 @@ from chalicelib.domain.models import (
     TriggerKind,
 )
 from chalicelib.domain.policies import assignee_problem
+from chalicelib.domain.queries import RoutineQuery, RunQuery
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.domain.variables import check_defaults, check_schedulable, sync_variables
 from chalicelib.services.auth import require_company, require_manage
@@ -28,6 +29,7 @@ from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
 from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, issues, routines, runs
+from chalicelib.store.pages import Page
 
 RECENT_RUNS = 25
 REDACTED = "***REDACTED***"
@@ -201,30 +203,50 @@ def check_assignable(company_id: str, agent_id: str) -> None:
 def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
     routine = load_routine(routine_id)
     require_company(principal, routine.company_id)
-    return _detail(routine, RECENT_RUNS)
+    [detail] = details_of([routine], RECENT_RUNS)
+    return detail
 
 
-def _detail(routine: Routine, run_limit: int) -> RoutineDetail:
+def details_of(found: list[Routine], run_limit: int) -> list[RoutineDetail]:
+    """Each routine with its triggers and latest runs (a query each, in parallel: their keys are not known
+    beforehand) and, in batches of a hundred for all of them at once, its active issue and the runs' issues."""
+    reads = list(_POOL.map(lambda routine: _triggers_and_runs(routine, run_limit), found))
+    wanted = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
+    wanted |= {run.linked_issue_id for _, recent in reads for run in recent if run.linked_issue_id}
+    linked = issues.get_issues(wanted) if wanted else {}
+    return [
+        RoutineDetail(routine, triggers, _summaries(recent, triggers, linked), _active_issue(routine, linked))
+        for routine, (triggers, recent) in zip(found, reads, strict=True)
+    ]
+
+
+def _triggers_and_runs(routine: Routine, run_limit: int) -> tuple[list[Trigger], list[Run]]:
+    return routines.list_triggers(routine.id), runs.list_runs(routine.id, run_limit)
+
+
+def _active_issue(routine: Routine, linked: dict[str, Issue]) -> Issue | None:
     newest = routine.newest_open_issue
-    active = issues.get_issue(newest.issue_id) if newest else None
-    triggers = routines.list_triggers(routine.id)
-    return RoutineDetail(routine, triggers, _summaries(runs.list_runs(routine.id, run_limit), triggers), active)
+    return linked.get(newest.issue_id) if newest else None
 
 
-def _summaries(found: list[Run], triggers: list[Trigger]) -> list[RunSummary]:
-    linked = issues.get_issues({run.linked_issue_id for run in found if run.linked_issue_id})
+def _summaries(found: list[Run], triggers: list[Trigger], linked: dict[str, Issue]) -> list[RunSummary]:
     by_id = {trigger.id: trigger for trigger in triggers}
     return [RunSummary(run, linked.get(run.linked_issue_id or ""), by_id.get(run.trigger_id or "")) for run in found]
 
 
-def list_routines(principal: Principal, company_id: str, project_id: str | None) -> list[RoutineDetail]:
-    """The company's routines, newest change first, each with its triggers, last run and active issue."""
+def list_routines(principal: Principal, company_id: str, query: RoutineQuery) -> Page[RoutineDetail]:
+    """One page of the company's routines, newest change first, each with its triggers, last run and active
+    issue: two queries per routine and one batch read per hundred issues."""
     get_company(principal, company_id)
-    found = routines.list_routines(company_id, project_id)
-    return list(_POOL.map(lambda routine: _detail(routine, 1), found))
+    page = routines.routine_page(company_id, query)
+    return Page(details_of(page.items, 1), page.next_cursor)
 
 
-def list_runs(principal: Principal, routine_id: str, limit: int) -> list[RunSummary]:
+def list_runs(principal: Principal, routine_id: str, query: RunQuery) -> Page[RunSummary]:
+    """One page of the routine's runs, newest first, each with its linked issue and trigger."""
     routine = load_routine(routine_id)
     require_company(principal, routine.company_id)
-    return _summaries(runs.list_runs(routine.id, limit), routines.list_triggers(routine.id))
+    page = runs.run_page(routine.id, query.limit, query.cursor)
+    wanted = {run.linked_issue_id for run in page.items if run.linked_issue_id}
+    linked = issues.get_issues(wanted) if wanted else {}
+    return Page(_summaries(page.items, routines.list_triggers(routine.id), linked), page.next_cursor)

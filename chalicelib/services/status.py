@@ -1,16 +1,13 @@
 """The operator's view of a company's routines (`routines status`, `routines runs`): reads only, no scans."""
 
-from concurrent.futures import ThreadPoolExecutor
-
-from chalicelib.domain.models import Issue, Principal, Routine, Run, RunStatus, Trigger, TriggerKind
+from chalicelib.domain.models import Principal, Run, RunStatus, Trigger, TriggerKind
 from chalicelib.domain.policies import trigger_result
 from chalicelib.services.auth import require_company
 from chalicelib.services.directory import get_company
-from chalicelib.services.routines import RoutineDetail, RunSummary, load_routine
-from chalicelib.store import issues, routines, runs
+from chalicelib.services.routines import RoutineDetail, details_of, load_routine
+from chalicelib.store import routines, runs
 
 RECENT_RUNS = 10  # how far back a webhook's failed deliveries count as recent
-_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="status-read")
 
 
 def failing_webhooks(detail: RoutineDetail) -> list[Trigger]:
@@ -26,28 +23,9 @@ def failing_webhooks(detail: RoutineDetail) -> list[Trigger]:
 
 def company_status(principal: Principal, company_id: str) -> list[RoutineDetail]:
     """The company's routines, newest change first: a query per routine for triggers and for runs, in
-    parallel, and the open issues in batches."""
+    parallel, and the issues in batches."""
     get_company(principal, company_id)
-    found = routines.list_routines(company_id)
-    reads = list(_POOL.map(_triggers_and_runs, found))
-    open_ids = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
-    open_issues = issues.get_issues(open_ids) if open_ids else {}
-    # Runs go bare (no linked-issue read per run): the table shows their outcome and age only.
-    return [
-        RoutineDetail(
-            routine, triggers, [RunSummary(run, None, None) for run in recent], _open_issue(routine, open_issues)
-        )
-        for routine, (triggers, recent) in zip(found, reads, strict=True)
-    ]
-
-
-def _triggers_and_runs(routine: Routine) -> tuple[list[Trigger], list[Run]]:
-    return routines.list_triggers(routine.id), runs.list_runs(routine.id, RECENT_RUNS)
-
-
-def _open_issue(routine: Routine, open_issues: dict[str, Issue]) -> Issue | None:
-    newest = routine.newest_open_issue
-    return open_issues.get(newest.issue_id) if newest else None
+    return details_of(routines.list_routines(company_id), RECENT_RUNS)
 
 
 def newest_runs(principal: Principal, routine_id: str, limit: int) -> list[Run]:

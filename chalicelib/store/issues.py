@@ -1,19 +1,13 @@
 """Execution issues and their comments: reads, pages, and the conditional writes that keep the routine's open
 set and the origin run true."""
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex
 
-from chalicelib.domain.ids import is_id
 from chalicelib.domain.models import (
     ASSIGNABLE_AGENT_STATUSES,
     ROUTINE_EXECUTION,
@@ -26,6 +20,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.queries import CommentQuery, IssueQuery
 from chalicelib.domain.workflow import RunFollows, failure_reason
 from chalicelib.store.mapping import from_item, to_item, update_actions
+from chalicelib.store.pages import BY_UPDATE, Page, query_page
 from chalicelib.store.tables import ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
@@ -34,22 +29,12 @@ class IssueChanged(Exception):
     """The issue (or its routine or run) changed since it was read: read again."""
 
 
-class BadCursor(Exception):
-    """A page cursor this store did not hand out."""
-
-
 class CheckoutRefused(Exception):
     """The issue is not in an expected status, or another agent or run holds it."""
 
 
 class AgentUnavailable(Exception):
     """The agent checking out is not assignable (terminated, pending approval or gone)."""
-
-
-@dataclass(frozen=True)
-class IssuePage:
-    issues: list[Issue]
-    next_cursor: str | None
 
 
 def get_issue(issue_id: str) -> Issue | None:
@@ -78,19 +63,15 @@ def _identifier_key(company_id: str, identifier: str) -> str:
     return f"issue#{company_id}#{identifier.upper()}"
 
 
-def list_issues(company_id: str, query: IssueQuery) -> IssuePage:
+def list_issues(company_id: str, query: IssueQuery) -> Page[Issue]:
     """One page of a company's issues, most recently updated first, matching every field of `query`."""
     if query.statuses is not None and not query.statuses:
-        return IssuePage([], None)
+        return Page([], None)
     index, key = _index_for(company_id, query)
-    start = _start_key(index, key, query.cursor)
-    found = index.query(
-        key, filter_condition=_filter(company_id, query), scan_index_forward=False, last_evaluated_key=start
+    condition = _filter(company_id, query)
+    return query_page(
+        index, _issue, key, query.limit, query.cursor, BY_UPDATE, filter_condition=condition, scan_index_forward=False
     )
-    items = iter(found)
-    page = [_issue(item) for _, item in zip(range(query.limit), items, strict=False)]
-    more = next(items, None) is not None
-    return IssuePage(page, _cursor(page[-1]) if more and page else None)
 
 
 def _index_for(company_id: str, query: IssueQuery) -> tuple[GlobalSecondaryIndex[IssueItem], str]:
@@ -120,24 +101,6 @@ def _filter(company_id: str, query: IssueQuery) -> Condition | None:
     for part in parts:
         condition = part if condition is None else condition & part
     return condition
-
-
-def _cursor(last: Issue) -> str:
-    return base64.urlsafe_b64encode(json.dumps([last.id, last.updated_at]).encode()).decode().rstrip("=")
-
-
-def _start_key(index: GlobalSecondaryIndex[IssueItem], key: str, cursor: str | None) -> dict[str, Any] | None:
-    """The query's exclusive start, rebuilt from a cursor of `_cursor` (the index's hash key is the query's)."""
-    if cursor is None:
-        return None
-    try:
-        issue_id, updated_at = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise BadCursor() from exc
-    if not (isinstance(issue_id, str) and is_id(issue_id) and isinstance(updated_at, str) and len(updated_at) == 24):
-        raise BadCursor()
-    hash_name = next(name for name, attribute in index.Meta.attributes.items() if attribute.is_hash_key)
-    return {"id": {"S": issue_id}, hash_name: {"S": key}, "updatedAt": {"S": updated_at}}
 
 
 def update_issue(issue: Issue, read: Issue, comment: IssueComment | None, follows: RunFollows) -> None:

@@ -11,9 +11,11 @@ from chalicelib.domain.models import (
     RoutineStatus,
     Trigger,
 )
+from chalicelib.domain.queries import RoutineQuery
 from chalicelib.domain.variables import variable_json, variable_of
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, to_item, update_actions
+from chalicelib.store.pages import BY_UPDATE, Page, query_page
 from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
@@ -37,6 +39,21 @@ def list_routines(company_id: str, project_id: str | None = None) -> list[Routin
     condition = RoutineItem.projectId == project_id if project_id else None
     items = RoutineItem.byCompany.query(company_id, filter_condition=condition, scan_index_forward=False)
     return [_routine(item) for item in items]
+
+
+def routine_page(company_id: str, query: RoutineQuery) -> Page[Routine]:
+    """One page of the company's routines (of one project, if asked), most recently updated first."""
+    condition = RoutineItem.projectId == query.project_id if query.project_id else None
+    return query_page(
+        RoutineItem.byCompany,
+        _routine,
+        company_id,
+        query.limit,
+        query.cursor,
+        BY_UPDATE,
+        filter_condition=condition,
+        scan_index_forward=False,
+    )
 
 
 def put_routine(routine: Routine) -> None:

@@ -20,6 +20,7 @@ from chalicelib.store import routines
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
+from chalicelib.store.pages import BY_ID, Page, query_page
 from chalicelib.store.tables import (
     ClaimItem,
     DirectoryItem,
@@ -228,8 +229,13 @@ def get_run(routine_id: str, run_id: str) -> Run | None:
 
 
 def list_runs(routine_id: str, limit: int) -> list[Run]:
-    items = RunItem.query(routine_id, scan_index_forward=False, limit=limit)
-    return [_run(item) for item in items]
+    return run_page(routine_id, limit, None).items
+
+
+def run_page(routine_id: str, limit: int, cursor: str | None) -> Page[Run]:
+    """One page of the routine's runs, newest first (ids are time-ordered)."""
+    # One item beyond the page tells whether another page follows.
+    return query_page(RunItem, _run, routine_id, limit, cursor, BY_ID, scan_index_forward=False, limit=limit + 1)
 
 
 def _run_item(run: Run) -> RunItem:

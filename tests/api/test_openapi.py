@@ -8,7 +8,7 @@ import requests
 from pydantic import TypeAdapter
 
 import app
-from chalicelib.api import responses
+from chalicelib.api import fallback_api, responses
 from chalicelib.api.openapi import OPERATIONS, PREFIX, Operation, build_document
 from tests.support import World
 
@@ -24,11 +24,16 @@ def test_served_document_is_the_checked_in_copy(api_url: str) -> None:
 
 
 def test_every_route_is_documented_and_nothing_else() -> None:
-    registered = {(method, path) for path, methods in app.app.routes.items() for method in methods}
+    routes = [(method, path, entry) for path, methods in app.app.routes.items() for method, entry in methods.items()]
+    # The catch-all answers 404/405 for what no operation takes (tests/api/test_unrouted.py): not an operation.
+    unrouted = {(method, path) for method, path, entry in routes if entry.view_function is fallback_api.not_routed}
+    registered = {(method, path) for method, path, _ in routes} - unrouted
     documented = {
         (method.upper(), path) for path, operations in build_document()["paths"].items() for method in operations
     }
     assert documented == registered
+    assert {("GET", "/{proxy+}"), ("PUT", "/"), ("PUT", f"{PREFIX}/health")} <= unrouted
+    assert not documented & unrouted
 
 
 def test_webhook_delivery_is_public_and_documents_its_headers() -> None:

@@ -270,3 +270,30 @@ def test_wake_alarms_notify_the_topic(prod: dict[str, Any], alarm: str, namespac
     properties = prod[alarm]["Properties"]
     assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
     assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_packaged_api_hands_every_unrouted_request_to_the_handler() -> None:
+    """What `chalice package` puts in the API's DefinitionBody: a greedy resource and each known path's
+    missing methods integrate with the API function, so API Gateway never answers an unmatched route itself."""
+    from chalice.deploy.swagger import TemplatedSwaggerGenerator
+
+    import app
+
+    paths = TemplatedSwaggerGenerator().generate_swagger(app.app)["paths"]
+    methods = {"get", "post", "put", "patch", "delete", "head", "options"}
+    for path in ("/{proxy+}", "/", "/api/routines/{routineId}", "/api/health"):
+        assert set(paths[path]) == methods, path
+        for operation in paths[path].values():
+            integration = operation["x-amazon-apigateway-integration"]
+            assert integration["type"] == "aws_proxy"
+            assert "api_handler_lambda_arn" in integration["uri"].variables
+
+
+def test_api_gateway_answers_of_its_own_never_echo_the_request(prod: dict[str, Any]) -> None:
+    responses = prod["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    for kind in ("MISSING_AUTHENTICATION_TOKEN", "INCOMPLETE_SIGNATURE", "INVALID_SIGNATURE"):
+        assert responses[kind] == {
+            "StatusCode": "404",
+            "ResponseTemplates": {"application/json": '{"error": "Not found"}'},
+        }
+    assert all('{"error": ' in response["ResponseTemplates"]["application/json"] for response in responses.values())
