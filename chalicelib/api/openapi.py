@@ -37,6 +37,7 @@ PATH_PARAMETERS = {
     "agentId": "Agent id.",
     "routineId": "Routine id.",
     "triggerId": "Trigger id.",
+    "revisionId": "Revision id, from the routine's revisions.",
     "issueId": "Issue id, or its identifier (`DEMO-12`, any case).",
     "commentId": "Comment id.",
     "publicId": "The webhook trigger's public id, from its `webhookUrl`.",

@@ -20,7 +20,7 @@ from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 from chalicelib.domain import models as domain
 from chalicelib.domain import variables
-from chalicelib.services import directory, issues, routines, triggers
+from chalicelib.services import directory, issues, restore, routines, triggers
 
 Json = dict[str, Any]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
@@ -429,6 +429,39 @@ class RoutineListItem(Routine):
             triggers=[TriggerSummary.of(trigger) for trigger in value.triggers],
             last_run=RunSummary.of_summary(value.recent_runs[0]) if value.recent_runs else None,
             active_issue=IssueSummary.of(value.active_issue) if value.active_issue else None,
+        )
+
+
+class Revision(ResponseBody, source=domain.Revision):
+    """A routine's fields and triggers as one change left them (`snapshot`: `{version, routine, triggers}`)."""
+
+    shape = Shape(logged=(("revisionId", "id"), ("routineId", "routine_id")))
+
+
+class RestoredSecret(ResponseBody):
+    trigger_id: Id
+    webhook_url: str
+    webhook_secret: str = Field(description="Shown here and never again.")
+
+
+class RestoredRevision(ResponseBody):
+    routine: Routine
+    revision: Revision
+    restored_from_revision_id: Id
+    restored_from_revision_number: int
+    secret_materials: list[RestoredSecret] = Field(description="Recreated webhook triggers only.")
+
+    @classmethod
+    def of_restored(cls, value: restore.Restored) -> Self:
+        return cls(
+            routine=Routine.of(value.routine),
+            revision=Revision.of(value.revision),
+            restored_from_revision_id=value.restored_from.id,
+            restored_from_revision_number=value.restored_from.revision_number,
+            secret_materials=[
+                RestoredSecret(trigger_id=trigger_id, **dataclasses.asdict(material))
+                for trigger_id, material in value.secret_materials
+            ],
         )
 
 

@@ -8,7 +8,7 @@ from chalicelib import runtime
 from chalicelib.api import responses
 from chalicelib.api.http import Call, Routes
 from chalicelib.domain.queries import ROUTINE_PARAMS, RUN_PARAMS, RoutineQuery, RunQuery
-from chalicelib.services import routines, runs, triggers
+from chalicelib.services import restore, routines, runs, triggers
 from chalicelib.services.commands import CreateRoutine, CreateTrigger, RunRoutine, UpdateRoutine, UpdateTrigger
 
 bp = Blueprint(__name__)
@@ -51,7 +51,29 @@ def update_routine(call: Call, routineId: str, body: UpdateRoutine) -> responses
 
     Archived is terminal (409); `active` needs an assignee (422).
     """
-    return responses.Routine.of(routines.update_routine(call.principal, routineId, body, call.now))
+    return responses.Routine.of(routines.update_routine(call.principal, routineId, body, call.now, runtime.new_id))
+
+
+@routine_routes.get("/routines/{routineId}/revisions", errors=(403, 404))
+def list_revisions(call: Call, routineId: str) -> list[responses.Revision]:
+    """A routine's revisions, newest first (at most 100)
+
+    A revision is appended by creating or changing the routine, creating, changing, deleting a trigger or
+    rotating its secret, and by restoring a revision.
+    """
+    return [responses.Revision.of(revision) for revision in routines.list_revisions(call.principal, routineId)]
+
+
+@routine_routes.post("/routines/{routineId}/revisions/{revisionId}/restore", errors=(403, 404, 409, 422))
+def restore_revision(call: Call, routineId: str, revisionId: str, body: dict[str, Any]) -> responses.RestoredRevision:
+    """Restore a revision
+
+    The routine's fields (not its folder) and its triggers become the revision's, as a new revision. Triggers
+    the revision lacks are deleted; a trigger it names keeps its URL and secret, or is recreated with its id, a
+    recreated webhook with a new URL and secret (in `secretMaterials`, shown here and never again).
+    """
+    restored = restore.restore_revision(call.principal, routineId, revisionId, call.base_url, call.now, runtime.new_id)
+    return responses.RestoredRevision.of_restored(restored)
 
 
 @run_routes.get("/routines/{routineId}/runs", errors=(403, 404, 422), query=RUN_PARAMS)
@@ -91,13 +113,14 @@ def create_trigger(call: Call, routineId: str, body: CreateTrigger) -> responses
 @trigger_routes.patch("/routine-triggers/{triggerId}", errors=(403, 404, 422))
 def update_trigger(call: Call, triggerId: str, body: UpdateTrigger) -> responses.Trigger:
     """Change a trigger"""
-    return responses.Trigger.at(triggers.update_trigger(call.principal, triggerId, body, call.now), call.base_url)
+    changed = triggers.update_trigger(call.principal, triggerId, body, call.now, runtime.new_id)
+    return responses.Trigger.at(changed, call.base_url)
 
 
 @trigger_routes.delete("/routine-triggers/{triggerId}", status=204, errors=(403, 404))
 def delete_trigger(call: Call, triggerId: str) -> None:
     """Delete a trigger"""
-    triggers.delete_trigger(call.principal, triggerId)
+    triggers.delete_trigger(call.principal, triggerId, call.now, runtime.new_id)
 
 
 @trigger_routes.post("/routine-triggers/{triggerId}/rotate-secret", errors=(403, 404, 422))
@@ -106,5 +129,5 @@ def rotate_secret(call: Call, triggerId: str, body: dict[str, Any]) -> responses
 
     The old secret stops working at once; the URL stays the same. Any JSON object is accepted as the body.
     """
-    rotated = triggers.rotate_secret(call.principal, triggerId, call.base_url, call.now)
+    rotated = triggers.rotate_secret(call.principal, triggerId, call.base_url, call.now, runtime.new_id)
     return responses.TriggerWithSecret.at(rotated, call.base_url)

@@ -230,6 +230,8 @@ class Routine:
     folder_id: Id | None = None
     activity_gate_policy: ActivityGatePolicy = ActivityGatePolicy.always
     activity_gate_scope: ActivityGateScope = ActivityGateScope.company
+    latest_revision_id: Id | None = None
+    latest_revision_number: int | None = None
 
     @property
     def newest_open_issue(self) -> OpenIssue | None:
@@ -300,6 +302,27 @@ class Run:
     completed_at: Timestamp | None = None
     dropped_slots: dict[str, Any] | None = None
     dispatch_fingerprint: str | None = None
+    routine_revision_id: Id | None = None
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A routine's fields and triggers as one change left them; numbered from 1 per routine.
+
+    `snapshot` is `{version, routine, triggers}` as Paperclip writes it (see `domain.revisions`).
+    """
+
+    id: Id
+    company_id: Id
+    routine_id: Id
+    revision_number: int
+    title: str
+    description: str | None
+    snapshot: dict[str, Any]
+    change_summary: str
+    created_at: Timestamp
+    restored_from_revision_id: Id | None = None
+    created_by_agent_id: Id | None = None
 
 
 @dataclass(frozen=True)

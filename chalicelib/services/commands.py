@@ -188,6 +188,11 @@ class UpdateRoutine(_RoutineFields):
     folder_id: Uuid | None = None
     activity_gate_policy: ActivityGatePolicy | None = None
     activity_gate_scope: ActivityGateScope | None = None
+    base_revision_id: Uuid | None = Field(
+        default=None,
+        description="The revision the change was made from: when it is no longer the latest, 409 with "
+        "`details.currentRevisionId`.",
+    )
 
     _not_null = (
         "title",

@@ -14,6 +14,7 @@ from chalicelib.domain.models import (
     Issue,
     Principal,
     Project,
+    Revision,
     Routine,
     RoutineStatus,
     Run,
@@ -22,13 +23,15 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.policies import assignee_problem
 from chalicelib.domain.queries import RoutineQuery, RunQuery
+from chalicelib.domain.revisions import CREATED, UPDATED, UPDATED_ELSEWHERE, same_routine
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.domain.variables import check_defaults, check_schedulable, sync_variables
 from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
+from chalicelib.services.revisions import current_triggers, next_revision, pointing_at, retrying
 from chalicelib.services.triggers import reschedule
-from chalicelib.store import directory, issues, routines, runs
+from chalicelib.store import directory, issues, revisions, routines, runs
 from chalicelib.store.pages import Page
 
 RECENT_RUNS = 25
@@ -88,12 +91,23 @@ def create_routine(
     if routine.status == RoutineStatus.active and routine.assignee_agent_id is None:
         routine = replace(routine, status=RoutineStatus.paused)
     check_references(routine, frozenset(command.model_fields_set))
-    routines.put_routine(routine)
+    revision = next_revision(routine, (), CREATED, principal, now, new_id)
+    routine = pointing_at(routine, revision)
+    routines.put_routine(routine, revision)
     return routine
 
 
-def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine, now: datetime) -> Routine:
-    """Applies a partial change; archived is terminal, and `active` needs an assignee."""
+def update_routine(
+    principal: Principal, routine_id: str, command: UpdateRoutine, now: datetime, new_id: IdFactory
+) -> Routine:
+    """Applies a partial change, recorded as a revision when a recorded field changed; archived is terminal,
+    `active` needs an assignee, and a `baseRevisionId` that is no longer the latest is a 409."""
+    return retrying(lambda: _update_routine(principal, routine_id, command, now, new_id))
+
+
+def _update_routine(
+    principal: Principal, routine_id: str, command: UpdateRoutine, now: datetime, new_id: IdFactory
+) -> Routine:
     routine = load_routine(routine_id)
     require_manage(principal, routine)
     if principal.is_agent and command.sent("assignee_agent_id") and command.assignee_agent_id != principal.agent_id:
@@ -102,18 +116,26 @@ def update_routine(principal: Principal, routine_id: str, command: UpdateRoutine
         routine, **command.routine_changes(routine), updated_at=to_iso(now), updated_by_agent_id=principal.agent_id
     )
     changed = _with_variables(changed)
-    changed = _settle_status(routine, changed, explicit=command.sent("status"))
+    changed = settle_status(routine, changed, explicit=command.sent("status"))
     _check_schedules_can_fire(changed)
     check_references(changed, frozenset(command.model_fields_set))
+    _check_base(routine, command.base_revision_id)
+    revision = None
+    if not same_routine(routine, changed):
+        revision = next_revision(changed, current_triggers(routine), UPDATED, principal, now, new_id)
+        changed = pointing_at(changed, revision)
     if changed.status == RoutineStatus.active != routine.status:
         _index_triggers(changed, now)
-    try:
-        routines.save_routine(changed, routine.version)
-    except routines.StaleRoutine as exc:
-        raise Conflict("Routine was updated by someone else; retry") from exc
+    routines.save_routine(changed, routine, revision, command.base_revision_id)
     if routine.status == RoutineStatus.active != changed.status:
         _index_triggers(changed, now)
     return replace(changed, version=routine.version + 1)
+
+
+def _check_base(routine: Routine, base_revision_id: str | None) -> None:
+    """A PATCH made from an older revision than the latest is refused, naming the latest."""
+    if base_revision_id is not None and base_revision_id != routine.latest_revision_id:
+        raise Conflict(UPDATED_ELSEWHERE, {"currentRevisionId": routine.latest_revision_id})
 
 
 def _with_variables(routine: Routine) -> Routine:
@@ -149,7 +171,7 @@ def _check_schedules_can_fire(routine: Routine) -> None:
         check_schedulable(routine.variables)
 
 
-def _settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:
+def settle_status(before: Routine, after: Routine, explicit: bool) -> Routine:
     if before.status == RoutineStatus.archived and after.status != RoutineStatus.archived:
         raise Conflict("Archived routines cannot be reactivated")
     if after.status == RoutineStatus.active and after.assignee_agent_id is None:
@@ -250,3 +272,10 @@ def list_runs(principal: Principal, routine_id: str, query: RunQuery) -> Page[Ru
     wanted = {run.linked_issue_id for run in page.items if run.linked_issue_id}
     linked = issues.get_issues(wanted) if wanted else {}
     return Page(_summaries(page.items, routines.list_triggers(routine.id), linked), page.next_cursor)
+
+
+def list_revisions(principal: Principal, routine_id: str) -> list[Revision]:
+    """The routine's newest hundred revisions, newest first."""
+    routine = load_routine(routine_id)
+    require_manage(principal, routine)
+    return revisions.list_revisions(routine.id)

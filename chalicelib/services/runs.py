@@ -128,6 +128,7 @@ def _new_run(
         updated_at=stamp,
         trigger_id=firing.trigger.id if firing.trigger else None,
         scheduled_for=firing.scheduled_for,
+        routine_revision_id=routine.latest_revision_id,
         **fields,
     )
 

@@ -7,6 +7,7 @@ from chalicelib.domain.cron import next_fire_after, parse_schedule
 from chalicelib.domain.errors import Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import Principal, Routine, ScheduleSpec, Trigger, TriggerKind, WebhookSpec
+from chalicelib.domain.revisions import ROTATED, created_trigger, deleted_trigger, updated_trigger
 from chalicelib.domain.signing import new_public_id, new_secret
 from chalicelib.domain.timefmt import iso_or_none, to_iso
 from chalicelib.domain.variables import check_schedulable
@@ -17,6 +18,7 @@ from chalicelib.services.commands import (
     CreateWebhookTrigger,
     UpdateTrigger,
 )
+from chalicelib.services.revisions import current_triggers, next_revision, retrying, with_trigger
 from chalicelib.store import routines
 
 _SCHEDULE_FIELDS = ("cron_expression", "timezone")
@@ -77,8 +79,15 @@ def create_trigger(
     elif isinstance(command, CreateWebhookTrigger):
         secret = WebhookSpec(new_public_id(), new_secret(), command.signing_mode, command.replay_window_sec, stamp)
         trigger = replace(trigger, webhook=secret)
-    routines.put_trigger(trigger, routine.status)
+    retrying(lambda: _put(trigger, principal, now, new_id))
     return TriggerWithSecret(trigger, _material(trigger, base_url))
+
+
+def _put(trigger: Trigger, principal: Principal, now: datetime, new_id: IdFactory) -> None:
+    owner = _routine_of(trigger)
+    triggers = with_trigger(current_triggers(owner), trigger)
+    revision = next_revision(owner, triggers, created_trigger(trigger.kind), principal, now, new_id)
+    routines.put_trigger(trigger, owner.status, revision)
 
 
 def reschedule(trigger: Trigger, now: datetime) -> Trigger:
@@ -90,8 +99,24 @@ def reschedule(trigger: Trigger, now: datetime) -> Trigger:
     return replace(trigger, schedule=ScheduleSpec(schedule.expression, schedule.timezone, next_run_at))
 
 
-def update_trigger(principal: Principal, trigger_id: str, command: UpdateTrigger, now: datetime) -> Trigger:
-    """Changes a trigger; a schedule's `nextRunAt` is recomputed from now (re-enabling never catches up)."""
+def _routine_of(trigger: Trigger) -> Routine:
+    routine = routines.get_routine(trigger.routine_id)
+    if routine is None:
+        raise NotFound("Routine not found")
+    return routine
+
+
+def update_trigger(
+    principal: Principal, trigger_id: str, command: UpdateTrigger, now: datetime, new_id: IdFactory
+) -> Trigger:
+    """Changes a trigger, recording a revision even when nothing changed; a schedule's `nextRunAt` is
+    recomputed from now (re-enabling never catches up)."""
+    return retrying(lambda: _update_trigger(principal, trigger_id, command, now, new_id))
+
+
+def _update_trigger(
+    principal: Principal, trigger_id: str, command: UpdateTrigger, now: datetime, new_id: IdFactory
+) -> Trigger:
     trigger, routine = load_trigger(trigger_id)
     require_manage(principal, routine)
     _check_fields_fit(trigger.kind, command)
@@ -105,7 +130,7 @@ def update_trigger(principal: Principal, trigger_id: str, command: UpdateTrigger
     if changed.schedule and changed.enabled:
         check_schedulable(routine.variables)
     changed = reschedule(changed, now)
-    _save(changed, routine)
+    _save(changed, routine, updated_trigger(changed.kind), principal, now, new_id)
     return changed
 
 
@@ -120,21 +145,39 @@ def _check_fields_fit(kind: TriggerKind, command: UpdateTrigger) -> None:
         raise Invalid("Scheduled triggers require timezone")
 
 
-def _save(trigger: Trigger, routine: Routine) -> None:
+def _save(
+    trigger: Trigger, routine: Routine, summary: str, principal: Principal, now: datetime, new_id: IdFactory
+) -> None:
+    revision = next_revision(routine, with_trigger(current_triggers(routine), trigger), summary, principal, now, new_id)
     try:
-        routines.save_trigger(trigger, routine.status)
+        routines.save_trigger(trigger, routine.status, revision)
     except routines.TriggerGone as exc:
         raise NotFound("Routine trigger not found") from exc
 
 
-def delete_trigger(principal: Principal, trigger_id: str) -> None:
+def delete_trigger(principal: Principal, trigger_id: str, now: datetime, new_id: IdFactory) -> None:
+    """Deletes a trigger (a webhook's URL stops working at once), recording a revision."""
+    retrying(lambda: _delete_trigger(principal, trigger_id, now, new_id))
+
+
+def _delete_trigger(principal: Principal, trigger_id: str, now: datetime, new_id: IdFactory) -> None:
     trigger, routine = load_trigger(trigger_id)
     require_manage(principal, routine)
-    routines.delete_trigger(trigger)
+    remaining = [other for other in current_triggers(routine) if other.id != trigger.id]
+    revision = next_revision(routine, remaining, deleted_trigger(trigger.kind), principal, now, new_id)
+    routines.delete_trigger(trigger, revision)
 
 
-def rotate_secret(principal: Principal, trigger_id: str, base_url: str, now: datetime) -> TriggerWithSecret:
-    """Replaces a webhook's secret at once; its URL stays the same."""
+def rotate_secret(
+    principal: Principal, trigger_id: str, base_url: str, now: datetime, new_id: IdFactory
+) -> TriggerWithSecret:
+    """Replaces a webhook's secret at once; its URL stays the same. Recorded as a revision."""
+    return retrying(lambda: _rotate_secret(principal, trigger_id, base_url, now, new_id))
+
+
+def _rotate_secret(
+    principal: Principal, trigger_id: str, base_url: str, now: datetime, new_id: IdFactory
+) -> TriggerWithSecret:
     trigger, routine = load_trigger(trigger_id)
     require_manage(principal, routine)
     if trigger.webhook is None:
@@ -142,7 +185,7 @@ def rotate_secret(principal: Principal, trigger_id: str, base_url: str, now: dat
     stamp = to_iso(now)
     webhook = replace(trigger.webhook, secret=new_secret(), last_rotated_at=stamp)
     rotated = replace(trigger, webhook=webhook, updated_at=stamp)
-    _save(rotated, routine)
+    _save(rotated, routine, ROTATED, principal, now, new_id)
     return TriggerWithSecret(rotated, _material(rotated, base_url))
 
 

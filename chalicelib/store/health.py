@@ -2,6 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
@@ -18,9 +19,15 @@ def reachable_tables() -> dict[str, bool]:
 
 def _answers(model: type[Model]) -> bool:
     try:
-        model.get(_PROBE, _PROBE if model._range_keyname else None)
+        model.get(_PROBE, _probe_range_key(model))
     except model.DoesNotExist:
         return True
     except PynamoDBException:
         return False
     return True
+
+
+def _probe_range_key(model: type[Model]) -> str | int | None:
+    if not model._range_keyname:
+        return None
+    return 0 if isinstance(model.get_attributes()[model._range_keyname], NumberAttribute) else _PROBE

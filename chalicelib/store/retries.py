@@ -19,3 +19,6 @@ This module imports nothing, so the model configuration can import it too.
 SEND_RETRIES = 3
 COMMIT_ATTEMPTS = 5
 DISPATCH_ATTEMPTS = 10
+REVISION_ATTEMPTS = 5
+"""Layer 3 for configuration changes: a trigger change (or a PATCH without `baseRevisionId`) reads the routine
+again and records its revision again when another change appended one first."""

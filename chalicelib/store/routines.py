@@ -1,12 +1,15 @@
 """Routines and their triggers."""
 
+import functools
 import hashlib
+from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import (
     OpenIssue,
+    Revision,
     Routine,
     RoutineStatus,
     Trigger,
@@ -16,8 +19,9 @@ from chalicelib.domain.variables import variable_json, variable_of
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.pages import BY_UPDATE, Page, query_page
+from chalicelib.store.revisions import add_revision, append_revision, latest_is
 from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem, read
-from chalicelib.store.tx import Tx, TxCancelled
+from chalicelib.store.tx import MAX_ITEMS, Tx, TxCancelled, TxContended
 
 
 class StaleRoutine(Exception):
@@ -56,22 +60,45 @@ def routine_page(company_id: str, query: RoutineQuery) -> Page[Routine]:
     )
 
 
-def put_routine(routine: Routine) -> None:
-    _routine_item(routine).save(RoutineItem.id.does_not_exist())
+def put_routine(routine: Routine, revision: Revision) -> None:
+    """Creates the routine with its first revision."""
+    tx = Tx()
+    tx.put("routine", _routine_item(routine), RoutineItem.id.does_not_exist())
+    add_revision(tx, revision)
+    _commit(tx)
 
 
-def save_routine(routine: Routine, read_version: int) -> None:
-    """Writes the routine's own fields if nobody changed them since `read_version`.
+def save_routine(
+    routine: Routine, read: Routine, revision: Revision | None = None, base_revision_id: str | None = None
+) -> None:
+    """Writes the routine's own fields (and the revision recording them) if nobody changed the routine or
+    appended a revision since `read`; with `base_revision_id`, only while that is still the latest.
 
     Dispatch-owned attributes (`openIssues`, `lastTriggeredAt`, ...) are left as they are.
     """
     actions = update_actions(_routine_item(routine), _ROUTINE_KEPT)
-    actions.append(RoutineItem.version.set(read_version + 1))
+    actions.append(RoutineItem.version.set(read.version + 1))
+    condition = (RoutineItem.version == read.version) & latest_is(read.latest_revision_number)
+    if base_revision_id is not None:
+        condition &= RoutineItem.latestRevisionId == base_revision_id
+    tx = Tx()
+    tx.update("routine", RoutineItem(routine.id), actions, condition)
+    if revision:
+        add_revision(tx, revision)
+    _commit(tx)
+
+
+def _commit(tx: Tx) -> None:
+    """Commits a change of a routine's configuration; `StaleRoutine` when the routine moved on meanwhile."""
     try:
-        RoutineItem(routine.id).update(actions, condition=RoutineItem.version == read_version)
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            raise StaleRoutine(routine.id) from exc
+        tx.commit()
+    except TxContended as exc:
+        raise StaleRoutine() from exc
+    except TxCancelled as exc:
+        if exc.failed & {"routine", "revision", "revision-lookup"}:
+            raise StaleRoutine() from exc
+        if "trigger" in exc.failed:
+            raise TriggerGone() from exc
         raise
 
 
@@ -131,45 +158,56 @@ def trigger_id_for_public_id(public_id: str) -> str | None:
     return lookup.targetId if lookup else None
 
 
-def put_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
-    """Creates a trigger, and for a webhook its `public#` lookup item, in one transaction."""
+def put_trigger(trigger: Trigger, routine_status: RoutineStatus, revision: Revision) -> None:
+    """Creates a trigger, and for a webhook its `public#` lookup item, with the revision recording it."""
     tx = Tx()
-    tx.put(
-        "trigger",
-        _trigger_item(trigger, routine_status),
-        TriggerItem.id.does_not_exist(),
-    )
+    _add_trigger(tx, trigger, routine_status)
+    append_revision(tx, revision)
+    _commit(tx)
+
+
+def _add_trigger(tx: Tx, trigger: Trigger, routine_status: RoutineStatus) -> None:
+    tx.put("trigger", _trigger_item(trigger, routine_status), TriggerItem.id.does_not_exist())
     if trigger.webhook:
         lookup = ClaimItem(
             f"public#{trigger.webhook.public_id}",
             targetId=trigger.id,
             routineId=trigger.routine_id,
         )
-        tx.put("public", lookup, ClaimItem.key.does_not_exist())
-    tx.commit()
+        tx.put(f"public#{trigger.id}", lookup, ClaimItem.key.does_not_exist())
 
 
-def save_trigger(trigger: Trigger, routine_status: RoutineStatus) -> None:
-    """Replaces a trigger's configuration if it still exists (dispatch bookkeeping is kept)."""
+def save_trigger(trigger: Trigger, routine_status: RoutineStatus, revision: Revision | None = None) -> None:
+    """Replaces a trigger's configuration if it still exists (dispatch bookkeeping is kept); with `revision`,
+    appends it in the same transaction."""
+    tx = Tx()
+    _update_trigger(tx, trigger, routine_status)
+    if revision:
+        append_revision(tx, revision)
+    _commit(tx)
+
+
+def _update_trigger(tx: Tx, trigger: Trigger, routine_status: RoutineStatus) -> None:
     actions = update_actions(_trigger_item(trigger, routine_status), _TRIGGER_KEPT)
-    try:
-        TriggerItem(trigger.id).update(actions, condition=TriggerItem.id.exists())
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            raise TriggerGone(trigger.id) from exc
-        raise
+    tx.update("trigger", TriggerItem(trigger.id), actions, TriggerItem.id.exists())
 
 
 class TriggerGone(Exception):
     """The trigger was deleted meanwhile."""
 
 
-def delete_trigger(trigger: Trigger) -> None:
+def delete_trigger(trigger: Trigger, revision: Revision) -> None:
+    """Deletes a trigger and its `public#` lookup, with the revision recording it."""
     tx = Tx()
+    _remove_trigger(tx, trigger)
+    append_revision(tx, revision)
+    _commit(tx)
+
+
+def _remove_trigger(tx: Tx, trigger: Trigger) -> None:
     tx.delete("trigger", TriggerItem(trigger.id))
     if trigger.webhook:
-        tx.delete("public", ClaimItem(f"public#{trigger.webhook.public_id}"))
-    tx.commit()
+        tx.delete(f"public#{trigger.id}", ClaimItem(f"public#{trigger.webhook.public_id}"))
 
 
 def set_due(trigger: Trigger, routine_status: RoutineStatus) -> None:
@@ -225,3 +263,44 @@ def due_in_shard(shard: str, now: str) -> list[tuple[str, str]]:
     """(trigger id, nextRunAt) of the shard's triggers due at `now`: cost follows due work, not stored work."""
     items = TriggerItem.due.query(shard, TriggerItem.nextRunAt <= now)
     return [(item.id, item.nextRunAt) for item in items]
+
+
+@dataclass(frozen=True)
+class Restore:
+    """What restoring a revision writes: the routine (`read` as it was read) and its triggers."""
+
+    routine: Routine
+    read: Routine
+    revision: Revision
+    removed: tuple[Trigger, ...]
+    saved: tuple[Trigger, ...]
+    added: tuple[Trigger, ...]
+
+
+def restore_revision(restore: Restore) -> None:
+    """One transaction, or past DynamoDB's item limit an ordered sequence whose last transaction holds the
+    routine and the revision: a sequence cut short leaves the latest revision as it was, to be restored again."""
+    tx = Tx()
+    actions = update_actions(_routine_item(restore.routine), _ROUTINE_KEPT)
+    actions.append(RoutineItem.version.set(restore.read.version + 1))
+    condition = (RoutineItem.version == restore.read.version) & latest_is(restore.read.latest_revision_number)
+    tx.update("routine", RoutineItem(restore.routine.id), actions, condition)
+    add_revision(tx, restore.revision)
+    status = restore.routine.status
+    steps = [
+        *(functools.partial(_remove_trigger, trigger=trigger) for trigger in restore.removed),
+        *(functools.partial(_update_trigger, trigger=trigger, routine_status=status) for trigger in restore.saved),
+        *(functools.partial(_add_trigger, trigger=trigger, routine_status=status) for trigger in restore.added),
+    ]
+    earlier = Tx()
+    for step in steps:
+        if len(tx) + 2 > MAX_ITEMS:
+            step(earlier)
+            if len(earlier) + 2 > MAX_ITEMS:
+                _commit(earlier)
+                earlier = Tx()
+        else:
+            step(tx)
+    if len(earlier):
+        _commit(earlier)
+    _commit(tx)

@@ -129,6 +129,8 @@ class RoutineItem(Model):
     folderId = UnicodeAttribute(null=True)
     activityGatePolicy = UnicodeAttribute(null=True)
     activityGateScope = UnicodeAttribute(null=True)
+    latestRevisionId = UnicodeAttribute(null=True)
+    latestRevisionNumber = NumberAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     byCompany = RoutinesByCompany()
@@ -203,8 +205,27 @@ class RunItem(Model):
     completedAt = UnicodeAttribute(null=True)
     droppedSlots = JSONAttribute(null=True)
     dispatchFingerprint = UnicodeAttribute(null=True)
+    routineRevisionId = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
+
+
+class RevisionItem(Model):
+    """A routine's revisions by number, which the routine's `latestRevisionNumber` condition keeps gapless;
+    the claims table's `revision#<id>` item finds one by id."""
+
+    class Meta(_TableMeta):
+        table_name = f"{UNBOUND}-revisions"
+
+    routineId = UnicodeAttribute(hash_key=True)
+    revisionNumber = NumberAttribute(range_key=True)
+    id = UnicodeAttribute()
+    companyId = UnicodeAttribute()
+    snapshot = JSONAttribute()
+    changeSummary = UnicodeAttribute()
+    restoredFromRevisionId = UnicodeAttribute(null=True)
+    createdByAgentId = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
 
 
 class IssuesByAssignee(GlobalSecondaryIndex["IssueItem"]):
@@ -277,8 +298,8 @@ class CommentItem(Model):
 
 
 class ClaimItem(Model):
-    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`, `key#`, `issue#`) and
-    webhook rate-limit windows (`rate#`)."""
+    """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`, `key#`, `issue#`,
+    `revision#`) and webhook rate-limit windows (`rate#`)."""
 
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-claims"
@@ -289,6 +310,7 @@ class ClaimItem(Model):
     targetId = UnicodeAttribute(null=True)
     companyId = UnicodeAttribute(null=True)
     hits = NumberAttribute(null=True)
+    revisionNumber = NumberAttribute(null=True)
     expiresAt = NumberAttribute(null=True)
 
 
@@ -317,6 +339,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     RoutineItem,
     TriggerItem,
     RunItem,
+    RevisionItem,
     IssueItem,
     CommentItem,
     ClaimItem,

@@ -23,6 +23,8 @@ from chalicelib.store.retries import COMMIT_ATTEMPTS
 from chalicelib.store.tables import ClaimItem
 
 _GROUPS = ("check", "delete", "put", "update")
+MAX_ITEMS = 100
+"""DynamoDB's limit on the items of one TransactWriteItems."""
 _Write = Callable[[TransactWrite], None]
 
 
@@ -62,6 +64,9 @@ class Tx:
 
     def _add(self, group: str, label: str, write: _Write) -> None:
         self._writes[group].append((label, write))
+
+    def __len__(self) -> int:
+        return sum(len(writes) for writes in self._writes.values())
 
     def commit(self) -> None:
         """Commits, retrying transient conflicts; raises `TxCancelled` naming the failed conditions, if any."""

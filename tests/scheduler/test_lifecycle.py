@@ -35,7 +35,9 @@ def test_a_routine_that_is_not_active_fires_nothing_and_leaves_the_due_index(
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 2, 9, 59), catch_up_policy=ENQUEUE)
     assert in_due_index(trigger)
 
-    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), utc(2026, 3, 2, 9, 59, 30))
+    routine_service.update_routine(
+        BOARD, routine.id, UpdateRoutine(status=status), utc(2026, 3, 2, 9, 59, 30), runtime.new_id
+    )
     run_tick(utc(2026, 3, 2, 13, 30))
 
     assert schedules.runs(routine) == []
@@ -45,7 +47,9 @@ def test_a_routine_that_is_not_active_fires_nothing_and_leaves_the_due_index(
 def test_a_disabled_trigger_fires_nothing_and_leaves_the_due_index(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 3, 9, 59), catch_up_policy=ENQUEUE)
 
-    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 3, 9, 59, 30))
+    trigger_service.update_trigger(
+        BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 3, 9, 59, 30), runtime.new_id
+    )
     run_tick(utc(2026, 3, 3, 13, 30))
 
     assert schedules.runs(routine) == []
@@ -56,7 +60,9 @@ def test_a_disabled_trigger_fires_nothing_and_leaves_the_due_index(schedules: Sc
 @pytest.mark.parametrize("status", [RoutineStatus.paused, RoutineStatus.archived])
 def test_a_stale_index_entry_costs_a_read_and_is_removed(schedules: Schedules, status: RoutineStatus) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 4, 9, 59))
-    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), utc(2026, 3, 4, 9, 59, 30))
+    routine_service.update_routine(
+        BOARD, routine.id, UpdateRoutine(status=status), utc(2026, 3, 4, 9, 59, 30), runtime.new_id
+    )
     # As if the index had not caught up with the pause yet.
     routines.set_due(trigger, RoutineStatus.active)
     assert in_due_index(trigger)
@@ -69,11 +75,11 @@ def test_a_stale_index_entry_costs_a_read_and_is_removed(schedules: Schedules, s
 
 def switch_routine(routine: Routine, trigger: Trigger, on: bool, now: datetime) -> None:
     status = RoutineStatus.active if on else RoutineStatus.paused
-    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), now)
+    routine_service.update_routine(BOARD, routine.id, UpdateRoutine(status=status), now, runtime.new_id)
 
 
 def switch_trigger(routine: Routine, trigger: Trigger, on: bool, now: datetime) -> None:
-    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=on), now)
+    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=on), now, runtime.new_id)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +108,9 @@ def test_switching_back_on_recomputes_next_run_from_now_without_a_burst(
 
 def test_a_trigger_disabled_between_the_index_and_the_read_fires_nothing(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("0 * * * *", utc(2026, 3, 7, 9, 59))
-    trigger_service.update_trigger(BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 7, 9, 59, 30))
+    trigger_service.update_trigger(
+        BOARD, trigger.id, UpdateTrigger(enabled=False), utc(2026, 3, 7, 9, 59, 30), runtime.new_id
+    )
     routines.set_due(trigger, RoutineStatus.active)  # the index still lists it, with the old nextRunAt
 
     run_tick(utc(2026, 3, 7, 10, 0, 30))

@@ -49,7 +49,9 @@ def test_a_tick_queries_the_due_index_reads_by_key_and_writes_without_scanning(
     catching_up, _ = schedules.scheduled("0 * * * *", made_at, catch_up_policy=CatchUpPolicy.enqueue_missed_with_cap)
     stale, _ = schedules.scheduled("0 * * * *", made_at)
     paused, _ = schedules.scheduled("0 * * * *", made_at)
-    routine_service.update_routine(BOARD, paused.id, UpdateRoutine(status=RoutineStatus.paused), made_at)
+    routine_service.update_routine(
+        BOARD, paused.id, UpdateRoutine(status=RoutineStatus.paused), made_at, runtime.new_id
+    )
     operations.clear()
 
     with default_pool() as pool:

@@ -1,0 +1,79 @@
+"""Recording revisions: every configuration change appends one, numbered after the routine's latest."""
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import TypeVar
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.ids import IdFactory
+from chalicelib.domain.models import Principal, Revision, Routine, Trigger
+from chalicelib.domain.revisions import snapshot_of, snapshot_trigger_ids
+from chalicelib.domain.timefmt import to_iso
+from chalicelib.store import revisions, routines
+from chalicelib.store.retries import REVISION_ATTEMPTS
+
+T = TypeVar("T")
+
+
+def next_revision(
+    routine: Routine,
+    triggers: Iterable[Trigger],
+    summary: str,
+    principal: Principal,
+    now: datetime,
+    new_id: IdFactory,
+    restored_from: Revision | None = None,
+) -> Revision:
+    """The revision that follows the routine's latest, recording it with these triggers."""
+    snapshot = snapshot_of(routine, triggers)
+    return Revision(
+        id=new_id(),
+        company_id=routine.company_id,
+        routine_id=routine.id,
+        revision_number=(routine.latest_revision_number or 0) + 1,
+        title=routine.title,
+        description=routine.description,
+        snapshot=snapshot,
+        change_summary=summary,
+        created_at=to_iso(now),
+        restored_from_revision_id=restored_from.id if restored_from else None,
+        created_by_agent_id=principal.agent_id,
+    )
+
+
+def pointing_at(routine: Routine, revision: Revision) -> Routine:
+    """The routine once `revision` is its latest."""
+    return replace(
+        routine,
+        latest_revision_id=revision.id,
+        latest_revision_number=revision.revision_number,
+        updated_at=revision.created_at,
+    )
+
+
+def current_triggers(routine: Routine) -> list[Trigger]:
+    """The routine's triggers, read consistently: every trigger change appends a revision, so the latest
+    one names them all (a routine from before revisions falls back on the `byRoutine` index)."""
+    latest = (
+        revisions.get_numbered(routine.id, routine.latest_revision_number) if routine.latest_revision_number else None
+    )
+    if latest is None:
+        return routines.list_triggers(routine.id)
+    found = routines.get_triggers(snapshot_trigger_ids(latest.snapshot))
+    return sorted(found.values(), key=lambda trigger: (trigger.created_at, trigger.id))
+
+
+def with_trigger(triggers: Iterable[Trigger], trigger: Trigger) -> list[Trigger]:
+    """The triggers with `trigger` added, or in place of the one with its id."""
+    return [*(other for other in triggers if other.id != trigger.id), trigger]
+
+
+def retrying(change: Callable[[], T]) -> T:
+    """Runs a change that reads the routine and appends a revision, again while another change won."""
+    for _ in range(REVISION_ATTEMPTS):
+        try:
+            return change()
+        except routines.StaleRoutine:
+            continue
+    raise Conflict("Routine is busy; retry")
