@@ -23,7 +23,7 @@ def root_of(api_url: str) -> str:
 @pytest.mark.parametrize(
     "path",
     [
-        "/api/routines/018f0000-0000-7000-8000-000000000000/revisions",
+        "/api/routines/018f0000-0000-7000-8000-000000000000/revisions/none/extra",
         "/api/nope",
         "/api",
         "/",
