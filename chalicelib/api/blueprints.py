@@ -1,12 +1,22 @@
 """Every blueprint of the API, mounted under one prefix: `app.py` registers them, `openapi.py` documents them."""
 
-from chalicelib.api import agents_api, directory_api, health_api, issues_api, routines_api, wakes_api, webhooks_api
+from chalicelib.api import (
+    agents_api,
+    controls_api,
+    directory_api,
+    health_api,
+    issues_api,
+    routines_api,
+    wakes_api,
+    webhooks_api,
+)
 
 PREFIX = "/api"
 BLUEPRINTS = (
     health_api.bp,
     directory_api.bp,
     routines_api.bp,
+    controls_api.bp,
     agents_api.bp,
     issues_api.bp,
     wakes_api.bp,

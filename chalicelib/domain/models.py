@@ -292,6 +292,7 @@ class Run:
     updated_at: Timestamp
     trigger_id: Id | None = None
     scheduled_for: Timestamp | None = None
+    backfill: bool = False
     idempotency_key: str | None = None
     trigger_payload: dict[str, Any] | None = None
     linked_issue_id: Id | None = None

@@ -60,6 +60,7 @@ class Firing:
     scheduled_for: str | None = None
     created_by_agent_id: str | None = None
     advance: Advance | None = None
+    backfill: bool = False
     variables: Mapping[str, Any] | None = None
     assignee_agent_id: str | None = None
     project_id: str | None = None
@@ -128,6 +129,7 @@ def _new_run(
         updated_at=stamp,
         trigger_id=firing.trigger.id if firing.trigger else None,
         scheduled_for=firing.scheduled_for,
+        backfill=firing.backfill,
         **fields,
     )
 

@@ -211,24 +211,25 @@ class _TriggerTick:
             if index:  # the previous slot changed the routine's open issues
                 self.routine = reload_routine(self.routine.id)
             last = index == len(slots) - 1
-            fired = _fire_slot(
+            fired = fire_slot(
                 self.routine, self.trigger, to_iso(slot), self.now, self.new_id, advance if last else None
             )
             if fired.written:
                 self.outcome.runs[fired.run.status] += 1
 
 
-def _fire_slot(
+def fire_slot(
     routine: Routine,
     trigger: Trigger,
     slot: str,
     now: datetime,
     new_id: IdFactory,
     advance: Advance | None,
+    backfill: bool = False,
 ) -> Fired:
-    """The slot's run: fired, coalesced, skipped, or `failed` with the reason it could not dispatch."""
+    """The slot's run, once per slot: fired, coalesced, skipped, or `failed` with the reason it could not dispatch."""
     claims = (slot_claim(trigger.id, slot, now),)
-    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance)
+    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance, backfill=backfill)
     try:
         return start_run(routine, firing, now, new_id)
     except TriggerNotActive:

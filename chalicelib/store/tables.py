@@ -195,6 +195,7 @@ class RunItem(Model):
     status = UnicodeAttribute()
     triggeredAt = UnicodeAttribute()
     scheduledFor = UnicodeAttribute(null=True)
+    backfill = BooleanAttribute(null=True)
     idempotencyKey = UnicodeAttribute(null=True)
     triggerPayload = JSONAttribute(null=True)
     linkedIssueId = UnicodeAttribute(null=True)
