@@ -1,4 +1,4 @@
-"""Operator controls: schedule previews and backfills."""
+"""Operator controls: schedule previews, backfills and project pause."""
 
 from chalice import Blueprint
 
@@ -6,12 +6,13 @@ from chalicelib import runtime
 from chalicelib.api import responses
 from chalicelib.api.http import Call, Routes
 from chalicelib.domain.errors import BadRequest
-from chalicelib.services import backfill, routines, triggers
-from chalicelib.services.commands import PREVIEW_DEFAULT, PREVIEW_MAX, Backfill, PreviewSchedule
+from chalicelib.services import backfill, directory, routines, triggers
+from chalicelib.services.commands import PREVIEW_DEFAULT, PREVIEW_MAX, Backfill, PauseProject, PreviewSchedule
 
 bp = Blueprint(__name__)
 trigger_routes = Routes(bp, "triggers")
 run_routes = Routes(bp, "runs")
+project_routes = Routes(bp, "directory")
 
 
 @trigger_routes.get("/routine-triggers/{triggerId}/preview", errors=(403, 404, 422), query=("count",))
@@ -53,3 +54,22 @@ def backfill_routine(call: Call, routineId: str, body: Backfill) -> responses.Ba
     routine = routines.load_routine(routineId)
     done = backfill.backfill(call.principal, routine, body, call.now, runtime.new_id)
     return responses.Backfilled.of_backfill(done)
+
+
+@project_routes.post("/projects/{projectId}/pause", errors=(403, 404))
+def pause_project(call: Call, projectId: str, body: PauseProject) -> responses.Project:
+    """Pause a project (board key)
+
+    Its routines' schedule slots are recorded as `skipped` runs (`failureReason: paused`) with no issue, and their
+    triggers advance; manual and webhook runs still create issues; checkout of its issues is a 409.
+    """
+    return responses.Project.of(directory.pause_project(call.principal, projectId, body, call.now))
+
+
+@project_routes.post("/projects/{projectId}/resume", errors=(403, 404))
+def resume_project(call: Call, projectId: str) -> responses.Project:
+    """Resume a project (board key)
+
+    Its schedules fire from their next slot; the slots skipped while it was paused are not caught up.
+    """
+    return responses.Project.of(directory.resume_project(call.principal, projectId))

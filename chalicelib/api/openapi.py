@@ -38,6 +38,7 @@ PATH_PARAMETERS = {
     "agentId": "Agent id.",
     "routineId": "Routine id.",
     "triggerId": "Trigger id.",
+    "projectId": "Project id.",
     "issueId": "Issue id, or its identifier (`DEMO-12`, any case).",
     "commentId": "Comment id.",
     "publicId": "The webhook trigger's public id, from its `webhookUrl`.",

@@ -121,6 +121,7 @@ class Project:
     description: str | None
     paused_at: Timestamp | None
     created_at: Timestamp
+    pause_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -353,6 +353,10 @@ class CreateProject(Body):
     description: Text | None = None
 
 
+class PauseProject(Body):
+    reason: Label | None = Field(default=None, description="Stored as `pauseReason` (`manual` when left out).")
+
+
 class CreateGoal(Body):
     title: Title
     description: Text | None = None

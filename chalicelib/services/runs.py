@@ -262,6 +262,19 @@ def record_dropped(
     return _write_final(routine, run, firing, touch)
 
 
+def record_paused(
+    routine: Routine, trigger: Trigger, slot: str, advance: Advance, now: datetime, new_id: IdFactory
+) -> Fired:
+    """Records a paused project's scheduled slot as a `skipped` run with no issue; the trigger advances with it,
+    so no catch-up is owed. The slot's claim makes it the slot's one outcome."""
+    claims = (slot_claim(trigger.id, slot, now),)
+    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance)
+    fields = {"failure_reason": "paused", "completed_at": to_iso(now)}
+    run = _new_run(routine, firing, RunStatus.skipped, now, new_id, **fields)
+    touch = TriggerTouch(trigger.id, run.triggered_at, "Skipped because the project is paused", advance)
+    return _write_final(routine, run, firing, touch)
+
+
 def _write_final(routine: Routine, run: Run, firing: Firing, touch: TriggerTouch | None) -> Fired:
     try:
         runs.write_final_run(run, firing.claims, touch)

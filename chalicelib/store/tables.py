@@ -53,6 +53,7 @@ class DirectoryItem(Model):
     issuePrefix = UnicodeAttribute(null=True)
     issueCounter = NumberAttribute(null=True)
     pausedAt = UnicodeAttribute(null=True)
+    pauseReason = UnicodeAttribute(null=True)
     adapterType = UnicodeAttribute(null=True)
     adapterConfig = JSONAttribute(null=True)
     wakeSecret = UnicodeAttribute(null=True)

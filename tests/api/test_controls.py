@@ -197,3 +197,48 @@ def test_a_backfill_names_a_schedule_trigger_of_its_routine(world: World) -> Non
         422,
         {"error": "Only schedule triggers have fire times"},
     )
+
+
+# Project pause
+
+
+def _pause(world: World, client: Any = None, **body: Any) -> Any:
+    return (client or world.board).post(f"/projects/{world.project_id}/pause", body)
+
+
+def test_the_board_pauses_and_resumes_a_project(world: World) -> None:
+    paused = json_of(_pause(world, reason="maintenance"))
+    again = json_of(_pause(world))
+    resumed = json_of(world.board.post(f"/projects/{world.project_id}/resume"))
+
+    assert (paused["id"], paused["pauseReason"]) == (world.project_id, "maintenance")
+    assert paused["pausedAt"] is not None
+    assert (again["pausedAt"], again["pauseReason"]) == (paused["pausedAt"], "manual")
+    assert (resumed["pausedAt"], resumed["pauseReason"]) == (None, None)
+    assert json_of(world.board.get(f"/companies/{world.company_id}/projects"))[0] == resumed
+
+
+def test_only_a_board_key_of_the_projects_company_pauses_it(world: World, other_world: World) -> None:
+    agent = _pause(world, world.alpha)
+    foreign = _pause(world, other_world.board)
+    unknown = world.board.post("/projects/01890000-0000-7000-8000-000000000000/pause", {})
+
+    assert (agent.status_code, agent.json()) == (403, {"error": "Board access required"})
+    assert foreign.status_code == 403
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Project not found"})
+    assert json_of(world.board.get(f"/companies/{world.company_id}/projects"))[0]["pausedAt"] is None
+
+
+def test_a_paused_projects_issue_cannot_be_checked_out_but_a_manual_run_still_creates_one(world: World) -> None:
+    routine = world.routine()
+    json_of(_pause(world))
+
+    run = json_of(world.alpha.post(f"/routines/{routine['id']}/run", {}), 202)
+    body = {"agentId": world.alpha_id, "expectedStatuses": ["todo"]}
+    refused = world.alpha.post(f"/issues/{run['linkedIssueId']}/checkout", body)
+    json_of(world.board.post(f"/projects/{world.project_id}/resume"))
+    taken = world.alpha.post(f"/issues/{run['linkedIssueId']}/checkout", body)
+
+    assert run["status"] == "issue_created"
+    assert (refused.status_code, refused.json()) == (409, {"error": "Project is paused"})
+    assert json_of(taken)["status"] == "in_progress"
