@@ -60,24 +60,29 @@ def test_another_companys_trigger_preview_is_a_403(world: World, other_world: Wo
     assert other_world.board.get(f"/routine-triggers/{trigger['id']}/preview").status_code == 403
 
 
-def test_an_unsaved_expression_previews_both_amsterdam_clock_changes_with_their_dst_marks(world: World) -> None:
-    body = {"cronExpression": "30 2 * * *", "timezone": AMSTERDAM, "count": 2}
+def _time(utc: str, local: str, moved_by_gap: bool = False, first_of_repeat: bool = False) -> dict[str, Any]:
+    return {"utc": utc, "local": local, "movedByGap": moved_by_gap, "firstOfRepeat": first_of_repeat}
 
-    spring = json_of(world.alpha.post("/schedule-preview", {**body, "after": "2027-03-27T12:00:00Z"}))["times"]
-    autumn = json_of(world.alpha.post("/schedule-preview", {**body, "after": "2027-10-30T12:00:00Z"}))["times"]
 
-    assert spring == [
-        {"utc": "2027-03-28T01:00:00.000Z", "local": "2027-03-28T03:00:00+02:00", "movedByGap": True,
-         "firstOfRepeat": False},
-        {"utc": "2027-03-29T00:30:00.000Z", "local": "2027-03-29T02:30:00+02:00", "movedByGap": False,
-         "firstOfRepeat": False},
-    ]  # fmt: skip
-    assert autumn == [
-        {"utc": "2027-10-31T00:30:00.000Z", "local": "2027-10-31T02:30:00+02:00", "movedByGap": False,
-         "firstOfRepeat": True},
-        {"utc": "2027-11-01T01:30:00.000Z", "local": "2027-11-01T02:30:00+01:00", "movedByGap": False,
-         "firstOfRepeat": False},
-    ]  # fmt: skip
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        pytest.param("2027-03-27T12:00:00Z", [
+            _time("2027-03-28T01:00:00.000Z", "2027-03-28T03:00:00+02:00", moved_by_gap=True),
+            _time("2027-03-29T00:30:00.000Z", "2027-03-29T02:30:00+02:00"),
+        ], id="spring: 02:30 does not exist and fires at 03:00"),
+        pytest.param("2027-10-30T12:00:00Z", [
+            _time("2027-10-31T00:30:00.000Z", "2027-10-31T02:30:00+02:00", first_of_repeat=True),
+            _time("2027-11-01T01:30:00.000Z", "2027-11-01T02:30:00+01:00"),
+        ], id="autumn: 02:30 occurs twice and fires at the first"),
+    ],
+)  # fmt: skip
+def test_an_unsaved_expression_previews_an_amsterdam_clock_change_with_its_dst_mark(
+    world: World, after: str, expected: list[dict[str, Any]]
+) -> None:
+    body = {"cronExpression": "30 2 * * *", "timezone": AMSTERDAM, "count": 2, "after": after}
+
+    assert json_of(world.alpha.post("/schedule-preview", body))["times"] == expected
 
 
 @pytest.mark.parametrize(
