@@ -11,10 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib import runtime
-from chalicelib.domain.cron import describe, next_fire_after, parse_schedule
+from chalicelib.domain.cron import describe, parse_schedule, preview
 from chalicelib.domain.errors import DomainError, Invalid
 from chalicelib.domain.models import OPERATOR
 from chalicelib.domain.signing import sign_delivery
@@ -156,20 +155,12 @@ def _cron(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     print(f"{schedule.expression} ({schedule.timezone}): {describe(schedule)}")
-    moment = args.after or datetime.now(UTC)
-    for _ in range(args.next):
-        fire = next_fire_after(schedule, moment)
-        if fire is None:
-            print("  (no fire time in the next five years)")
-            break
-        local = fire.astimezone(_zone(schedule.timezone))
-        print(f"  {local.isoformat()}  ({fire.strftime('%Y-%m-%dT%H:%MZ')})")
-        moment = fire
+    times = preview(schedule, args.after or datetime.now(UTC), args.next)
+    for fire in times:
+        print(f"  {fire.local.isoformat()}  ({fire.utc.strftime('%Y-%m-%dT%H:%MZ')})")
+    if len(times) < args.next:
+        print("  (no fire time in the next five years)")
     return 0
-
-
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def _webhook_fire(args: argparse.Namespace) -> int:

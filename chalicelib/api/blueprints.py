@@ -3,6 +3,7 @@ and, registered at the root, the requests none of them takes."""
 
 from chalicelib.api import (
     agents_api,
+    controls_api,
     directory_api,
     fallback_api,
     health_api,
@@ -17,6 +18,7 @@ BLUEPRINTS = (
     health_api.bp,
     directory_api.bp,
     routines_api.bp,
+    controls_api.bp,
     agents_api.bp,
     issues_api.bp,
     wakes_api.bp,

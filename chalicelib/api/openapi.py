@@ -17,6 +17,7 @@ from chalicelib.api import responses
 from chalicelib.api.blueprints import PREFIX
 from chalicelib.api.http import API_KEY, OPERATIONS, WEBHOOK_AUTH, Json, Operation
 from chalicelib.domain.models import IssueStatus
+from chalicelib.services.commands import PreviewCount
 
 REF = "#/components/schemas/{model}"
 
@@ -38,6 +39,7 @@ PATH_PARAMETERS = {
     "routineId": "Routine id.",
     "triggerId": "Trigger id.",
     "revisionId": "Revision id, from the routine's revisions.",
+    "projectId": "Project id.",
     "issueId": "Issue id, or its identifier (`DEMO-12`, any case).",
     "commentId": "Comment id.",
     "publicId": "The webhook trigger's public id, from its `webhookUrl`.",
@@ -63,6 +65,7 @@ QUERY_PARAMETERS: dict[str, tuple[Any, str]] = {
     "afterCommentId": (str, "Same as after."),
     "order": (Literal["asc", "desc"], "Comment order by time: `desc` (default) or `asc`."),
     "wakeCommentId": (str, "A comment of the issue to return as `wakeComment`."),
+    "count": (PreviewCount, "How many fire times: 1 to 100 (10)."),
 }
 WEBHOOK_HEADERS: dict[str, str] = {
     "X-Paperclip-Timestamp": "hmac_sha256 triggers: Unix time of signing, in seconds (or milliseconds).",

@@ -18,9 +18,10 @@ from pydantic._internal._model_construction import ModelMetaclass
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
+from chalicelib.domain import cron, variables
 from chalicelib.domain import models as domain
-from chalicelib.domain import variables
-from chalicelib.services import directory, issues, restore, routines, triggers
+from chalicelib.domain.timefmt import to_iso
+from chalicelib.services import backfill, directory, issues, restore, routines, triggers
 
 Json = dict[str, Any]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
@@ -263,6 +264,34 @@ _RUN_SHAPE = Shape(
 class Run(ResponseBody, source=domain.Run, exclude=("dropped_slots",)):
     shape = _RUN_SHAPE
     dropped_slots: DroppedSlots | SkipJsonSchema[None] = _left_out_when_none("Missed schedule slots this run records.")
+
+
+class Backfilled(ResponseBody):
+    runs: list[Run] = Field(description="The runs this request wrote, oldest first.")
+    already_fired: list[Run] = Field(description="The earlier run of each slot that had already fired.")
+
+    @classmethod
+    def of_backfill(cls, value: backfill.Backfilled) -> Self:
+        return cls(runs=[Run.of(run) for run in value.runs], already_fired=[Run.of(run) for run in value.already_fired])
+
+
+class FireTime(ResponseBody):
+    utc: Timestamp
+    local: str = Field(description="The same instant on the schedule's wall clock, with its UTC offset.")
+    moved_by_gap: bool = Field(
+        description="Its wall-clock time does not exist that day (spring forward): it fires at the end of the gap."
+    )
+    first_of_repeat: bool = Field(
+        description="Its wall-clock time occurs twice that day (fall back): it fires once, at the first."
+    )
+
+
+class SchedulePreview(ResponseBody):
+    times: list[FireTime]
+
+    @classmethod
+    def of_times(cls, times: list[cron.FireTime]) -> Self:
+        return cls(times=[FireTime.of(time, utc=to_iso(time.utc), local=time.local.isoformat()) for time in times])
 
 
 class IssueSummary(

@@ -78,6 +78,38 @@ def count_fire_times(schedule: Schedule, after: datetime, until: datetime) -> in
     return count
 
 
+@dataclass(frozen=True)
+class FireTime:
+    """A fire time in UTC and on the trigger's wall clock, with how the DST rule placed it."""
+
+    utc: datetime
+    local: datetime
+    moved_by_gap: bool = False
+    first_of_repeat: bool = False
+
+
+def preview(schedule: Schedule, after: datetime, count: int) -> list[FireTime]:
+    """The first `count` fire times strictly after aware `after`, as the tick fires them, each within ~5 years
+    of the one before."""
+    zone = _zone(schedule.timezone)
+    times: list[FireTime] = []
+    for fire, wall in itertools.islice(_placed(schedule, after), count):
+        if fire - (times[-1].utc if times else after) > _HORIZON:
+            break  # as `next_fire_after` from the previous time, which the tick calls, finds none
+        times.append(_fire_time(fire, wall, zone))
+    return times
+
+
+def _fire_time(fire: datetime, wall: datetime | None, zone: ZoneInfo) -> FireTime:
+    """`wall` is the wall-clock time a fixed-time expression named, None for one that follows real time."""
+    local = fire.astimezone(zone)
+    if wall is None:
+        return FireTime(fire, local)
+    moved = local.replace(tzinfo=None) != wall
+    repeated = not moved and wall.replace(tzinfo=zone, fold=1).utcoffset() != local.utcoffset()
+    return FireTime(fire, local, moved_by_gap=moved, first_of_repeat=repeated)
+
+
 def describe(schedule: Schedule) -> str:
     """The expression in English, e.g. "At 09:00 on Monday"."""
     return CronSim(schedule.expression, _PROBE).explain()
@@ -136,23 +168,28 @@ def _never_fires(fields: list[str]) -> Invalid:
 
 def _fires(schedule: Schedule, after: datetime) -> Iterator[datetime]:
     """Fire times strictly after `after`, in UTC, each once and in order."""
+    return (fire for fire, _ in _placed(schedule, after))
+
+
+def _placed(schedule: Schedule, after: datetime) -> Iterator[tuple[datetime, datetime | None]]:
+    """Each fire time strictly after `after`, once and in order, with the wall-clock time that placed it."""
     last = after
-    for fire in _candidates(schedule, after):
+    for fire, wall in _candidates(schedule, after):
         # Wall-clock times in a gap share one instant; a repeated hour maps back in time.
         if fire > last:
             last = fire
-            yield fire
+            yield fire, wall
 
 
-def _candidates(schedule: Schedule, after: datetime) -> Iterator[datetime]:
+def _candidates(schedule: Schedule, after: datetime) -> Iterator[tuple[datetime, datetime | None]]:
     zone = _zone(schedule.timezone)
     local = after.astimezone(zone)
     if _follows_real_time(schedule.expression):
         # cronsim's fixed-time DST handling applies to 5-field expressions only.
         sim = CronSim(f"0 {schedule.expression}", local)
-        return (fire.astimezone(UTC) for fire in sim)
+        return ((fire.astimezone(UTC), None) for fire in sim)
     sim = CronSim(schedule.expression, local.replace(tzinfo=None))
-    return (_first_instant_at(wall, zone) for wall in sim)
+    return ((_first_instant_at(wall, zone), wall) for wall in sim)
 
 
 def _follows_real_time(expression: str) -> bool:

@@ -121,6 +121,7 @@ class Project:
     description: str | None
     paused_at: Timestamp | None
     created_at: Timestamp
+    pause_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ class Run:
     updated_at: Timestamp
     trigger_id: Id | None = None
     scheduled_for: Timestamp | None = None
+    backfill: bool = False
     idempotency_key: str | None = None
     trigger_payload: dict[str, Any] | None = None
     linked_issue_id: Id | None = None

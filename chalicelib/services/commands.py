@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -243,6 +244,23 @@ class UpdateTrigger(Body):
     _not_null = ("enabled",)
 
 
+PREVIEW_DEFAULT, PREVIEW_MAX = 10, 100
+PreviewCount = Annotated[int, Field(ge=1, le=PREVIEW_MAX, strict=True), BeforeValidator(_whole_number)]
+
+
+class PreviewSchedule(Body):
+    cron_expression: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = DEFAULT_TIMEZONE
+    count: PreviewCount = PREVIEW_DEFAULT
+    after: AwareDatetime | None = Field(default=None, description="List fire times after this instant (now).")
+
+
+class Backfill(Body):
+    trigger_id: Uuid
+    start: AwareDatetime = Field(alias="from", description="The first instant of the window, included.")
+    end: AwareDatetime = Field(alias="to", description="The end of the window, excluded; not in the future.")
+
+
 class RunRoutine(Body):
     source: Literal["manual", "api"] = "manual"
     trigger_id: Uuid | None = None
@@ -338,6 +356,10 @@ class CreateKey(Body):
 class CreateProject(Body):
     name: Name
     description: Text | None = None
+
+
+class PauseProject(Body):
+    reason: Label | None = Field(default=None, description="Stored as `pauseReason` (`manual` when left out).")
 
 
 class CreateGoal(Body):

@@ -22,7 +22,7 @@ from chalicelib.domain.signing import new_secret
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.domain.wakes import HTTP_ADAPTER
 from chalicelib.services.auth import issue_key, require_agent, require_board, require_company
-from chalicelib.services.commands import AgentAdapter, CreateAgent, UpdateAgent, http_config
+from chalicelib.services.commands import AgentAdapter, CreateAgent, PauseProject, UpdateAgent, http_config
 from chalicelib.store import directory, wakes
 
 
@@ -184,6 +184,31 @@ def create_project(company: Company, name: str, description: str | None, now: da
 
 def list_projects(principal: Principal, company_id: str) -> list[Project]:
     return directory.list_members(Project, get_company(principal, company_id).id)
+
+
+def pause_project(principal: Principal, project_id: str, command: PauseProject, now: datetime) -> Project:
+    """Holds a project's scheduled work back until it resumes; pausing again keeps the first `pausedAt`."""
+    project = _board_project(principal, project_id)
+    paused = replace(project, paused_at=project.paused_at or to_iso(now), pause_reason=command.reason or "manual")
+    directory.set_project_pause(paused)
+    return paused
+
+
+def resume_project(principal: Principal, project_id: str) -> Project:
+    """Lets a project's schedules fire again from their next slot (nothing missed while paused is owed)."""
+    resumed = replace(_board_project(principal, project_id), paused_at=None, pause_reason=None)
+    directory.set_project_pause(resumed)
+    return resumed
+
+
+def _board_project(principal: Principal, project_id: str) -> Project:
+    require_board(principal)
+    company_id = directory.owner_of(project_id) if is_id(project_id) else None
+    project = directory.get_member(Project, company_id, project_id) if company_id else None
+    if project is None:
+        raise NotFound("Project not found")
+    require_company(principal, project.company_id)
+    return project
 
 
 def create_goal(company: Company, title: str, description: str | None, now: datetime, new_id: IdFactory) -> Goal:

@@ -146,6 +146,8 @@ def checkout(principal: Principal, issue_ref: str, command: CheckoutIssue, run_i
     try:
         if statuses:
             return issues.checkout(read, command.agent_id, run_id, statuses, to_iso(now))
+    except issues.ProjectPaused as exc:
+        raise Conflict("Project is paused") from exc
     except issues.AgentUnavailable as exc:
         raise Conflict("Cannot assign work to this agent: it is no longer assignable") from exc
     except issues.CheckoutRefused:

@@ -60,6 +60,7 @@ class Firing:
     scheduled_for: str | None = None
     created_by_agent_id: str | None = None
     advance: Advance | None = None
+    backfill: bool = False
     variables: Mapping[str, Any] | None = None
     assignee_agent_id: str | None = None
     project_id: str | None = None
@@ -129,6 +130,7 @@ def _new_run(
         trigger_id=firing.trigger.id if firing.trigger else None,
         scheduled_for=firing.scheduled_for,
         routine_revision_id=routine.latest_revision_id,
+        backfill=firing.backfill,
         **fields,
     )
 
@@ -258,6 +260,19 @@ def record_dropped(
         dropped_slots={"count": dropped.count, "first": first, "last": last},
     )
     touch = TriggerTouch(trigger.id, None, f"Dropped {dropped.count} missed slots")
+    return _write_final(routine, run, firing, touch)
+
+
+def record_paused(
+    routine: Routine, trigger: Trigger, slot: str, advance: Advance, now: datetime, new_id: IdFactory
+) -> Fired:
+    """Records a paused project's scheduled slot as a `skipped` run with no issue; the trigger advances with it,
+    so no catch-up is owed. The slot's claim makes it the slot's one outcome."""
+    claims = (slot_claim(trigger.id, slot, now),)
+    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance)
+    fields = {"failure_reason": "paused", "completed_at": to_iso(now)}
+    run = _new_run(routine, firing, RunStatus.skipped, now, new_id, **fields)
+    touch = TriggerTouch(trigger.id, run.triggered_at, "Skipped because the project is paused", advance)
     return _write_final(routine, run, firing, touch)
 
 

@@ -29,6 +29,7 @@ from chalicelib.services.runs import (
     TriggerNotActive,
     record_dropped,
     record_failure,
+    record_paused,
     reload_routine,
     slot_claim,
     start_run,
@@ -132,7 +133,8 @@ def _dispatch_trigger(due: DueReads, trigger_id: str, now: datetime, new_id: IdF
     outcome = Outcome()
     try:
         trigger, routine = due.get(trigger_id)
-        _dispatch(trigger, routine, now, new_id, outcome)
+        paused = routine is not None and due.in_paused_project(routine)
+        _dispatch(trigger, routine, now, new_id, outcome, paused)
     except Exception:  # whatever goes wrong with one trigger, the rest of the tick goes on
         log_exception("tick failed for trigger", triggerId=trigger_id)
         outcome.errors += 1
@@ -140,7 +142,7 @@ def _dispatch_trigger(due: DueReads, trigger_id: str, now: datetime, new_id: IdF
 
 
 def _dispatch(
-    trigger: Trigger | None, routine: Routine | None, now: datetime, new_id: IdFactory, outcome: Outcome
+    trigger: Trigger | None, routine: Routine | None, now: datetime, new_id: IdFactory, outcome: Outcome, paused: bool
 ) -> None:
     # The index may be stale (eventually consistent, or behind a pause): trust only consistent reads.
     due_at = _due_at(trigger, now) if trigger else None
@@ -156,7 +158,10 @@ def _dispatch(
     firing = _TriggerTick(routine, trigger, schedule, now, new_id, outcome)
     advance = Advance(due_at, iso_or_none(next_fire_after(schedule, now)))
     try:
-        firing.fire(firing.plan(from_iso(due_at)), advance)
+        if paused:
+            firing.count(record_paused(routine, trigger, due_at, advance, now, new_id))
+        else:
+            firing.fire(firing.plan(from_iso(due_at)), advance)
     except TriggerNotActive:
         return  # paused, disabled or advanced by another tick meanwhile: the next tick re-reads
 
@@ -211,24 +216,28 @@ class _TriggerTick:
             if index:  # the previous slot changed the routine's open issues
                 self.routine = reload_routine(self.routine.id)
             last = index == len(slots) - 1
-            fired = _fire_slot(
+            fired = fire_slot(
                 self.routine, self.trigger, to_iso(slot), self.now, self.new_id, advance if last else None
             )
-            if fired.written:
-                self.outcome.runs[fired.run.status] += 1
+            self.count(fired)
+
+    def count(self, fired: Fired) -> None:
+        if fired.written:
+            self.outcome.runs[fired.run.status] += 1
 
 
-def _fire_slot(
+def fire_slot(
     routine: Routine,
     trigger: Trigger,
     slot: str,
     now: datetime,
     new_id: IdFactory,
     advance: Advance | None,
+    backfill: bool = False,
 ) -> Fired:
-    """The slot's run: fired, coalesced, skipped, or `failed` with the reason it could not dispatch."""
+    """The slot's run, once per slot: fired, coalesced, skipped, or `failed` with the reason it could not dispatch."""
     claims = (slot_claim(trigger.id, slot, now),)
-    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance)
+    firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance, backfill=backfill)
     try:
         return start_run(routine, firing, now, new_id)
     except TriggerNotActive:

@@ -1,21 +1,22 @@
 """Triggers: schedule (cron), webhook (public URL and secret) and api."""
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from chalicelib.domain.cron import next_fire_after, parse_schedule
+from chalicelib.domain.cron import FireTime, Schedule, next_fire_after, parse_schedule, preview
 from chalicelib.domain.errors import Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import Principal, Routine, ScheduleSpec, Trigger, TriggerKind, WebhookSpec
 from chalicelib.domain.revisions import ROTATED, created_trigger, deleted_trigger, updated_trigger
 from chalicelib.domain.signing import new_public_id, new_secret
-from chalicelib.domain.timefmt import iso_or_none, to_iso
+from chalicelib.domain.timefmt import from_iso, iso_or_none, to_iso
 from chalicelib.domain.variables import check_schedulable
-from chalicelib.services.auth import require_manage
+from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import (
     CreateScheduleTrigger,
     CreateTrigger,
     CreateWebhookTrigger,
+    PreviewSchedule,
     UpdateTrigger,
 )
 from chalicelib.services.revisions import current_triggers, next_revision, retrying, with_trigger
@@ -23,6 +24,8 @@ from chalicelib.store import routines
 
 _SCHEDULE_FIELDS = ("cron_expression", "timezone")
 _WEBHOOK_FIELDS = ("signing_mode", "replay_window_sec")
+# Fire times fall on whole minutes: starting just before a stored slot lists that slot first.
+_JUST_BEFORE = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -193,3 +196,25 @@ def _material(trigger: Trigger, base_url: str) -> SecretMaterial | None:
     if trigger.webhook is None:
         return None
     return SecretMaterial(webhook_url(base_url, trigger.webhook.public_id), trigger.webhook.secret)
+
+
+def schedule_of(trigger: Trigger) -> Schedule:
+    """A schedule trigger's parsed expression; other kinds have none (422)."""
+    if trigger.schedule is None:
+        raise Invalid("Only schedule triggers have fire times")
+    return parse_schedule(trigger.schedule.cron_expression, trigger.schedule.timezone)
+
+
+def preview_trigger(principal: Principal, trigger_id: str, count: int, now: datetime) -> list[FireTime]:
+    """A schedule trigger's next fire times as the tick fires them, the first its stored nextRunAt."""
+    trigger, routine = load_trigger(trigger_id)
+    require_company(principal, routine.company_id)
+    schedule = schedule_of(trigger)
+    next_run_at = trigger.schedule.next_run_at if trigger.schedule else None
+    return preview(schedule, from_iso(next_run_at) - _JUST_BEFORE if next_run_at else now, count)
+
+
+def preview_schedule(command: PreviewSchedule, now: datetime) -> list[FireTime]:
+    """An expression's next fire times before it is saved (422 when it or its zone is invalid)."""
+    schedule = parse_schedule(command.cron_expression, command.timezone)
+    return preview(schedule, command.after or now, command.count)

@@ -81,6 +81,25 @@ def _member(cls: type[Member], item: DirectoryItem) -> Member:
     return from_item(cls, item, id=item.sk.split("#", 1)[1])
 
 
+def set_project_pause(project: Project) -> None:
+    """Writes a project's `pausedAt` and `pauseReason` (both removed on resume)."""
+    item = DirectoryItem(project.company_id, _sk(Project, project.id))
+    item.update(
+        [
+            set_or_remove(DirectoryItem.pausedAt, project.paused_at),
+            set_or_remove(DirectoryItem.pauseReason, project.pause_reason),
+        ],
+        condition=DirectoryItem.sk.exists(),
+    )
+
+
+def paused_projects(projects: set[tuple[str, str]]) -> frozenset[str]:
+    """Which of these (company id, project id) projects are paused: consistent batches of a hundred."""
+    keys = [(company_id, _sk(Project, project_id)) for company_id, project_id in sorted(projects)]
+    items = DirectoryItem.batch_get(keys, consistent_read=True)
+    return frozenset(item.sk.split("#", 1)[1] for item in items if item.pausedAt)
+
+
 def update_agent(agent: Agent) -> None:
     """Writes what a board key may change of an agent: its status and adapter."""
     item = DirectoryItem(agent.company_id, _sk(Agent, agent.id))

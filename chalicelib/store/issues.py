@@ -33,6 +33,10 @@ class CheckoutRefused(Exception):
     """The issue is not in an expected status, or another agent or run holds it."""
 
 
+class ProjectPaused(Exception):
+    """The issue's project was paused when its checkout was tried."""
+
+
 class AgentUnavailable(Exception):
     """The agent checking out is not assignable (terminated, pending approval or gone)."""
 
@@ -197,11 +201,23 @@ def checkout(read: Issue, agent_id: str, run_id: str | None, statuses: frozenset
         IssueItem.status.is_in(*sorted(statuses)) & held_by_caller,
     )
     tx.check("agent", DirectoryItem(read.company_id, f"AGENT#{agent_id}"), _assignable())
+    if read.project_id:
+        tx.check(
+            "project",
+            DirectoryItem(read.company_id, f"PROJECT#{read.project_id}"),
+            DirectoryItem.pausedAt.does_not_exist(),
+        )
     try:
         tx.commit()
     except TxCancelled as exc:
-        raise AgentUnavailable() if "agent" in exc.failed else CheckoutRefused() from exc
+        raise _refusal(exc.failed) from exc
     return _reread(read.id)
+
+
+def _refusal(failed: set[str]) -> Exception:
+    if "project" in failed:
+        return ProjectPaused()
+    return AgentUnavailable() if "agent" in failed else CheckoutRefused()
 
 
 def _run_free_or(attribute: UnicodeAttribute, run_id: str | None) -> Condition:

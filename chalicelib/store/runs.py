@@ -16,7 +16,7 @@ from chalicelib.domain.models import (
     Trigger,
 )
 from chalicelib.observability import log_exception
-from chalicelib.store import routines
+from chalicelib.store import directory, routines
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
@@ -248,11 +248,12 @@ def _run(item: RunItem) -> Run:
 
 @dataclass(frozen=True)
 class DueReads:
-    """Due triggers and their routines, read consistently. `owners` is None when the batch reads failed:
-    then each trigger is read on its own when asked for, so an unreadable one fails alone."""
+    """Due triggers, their routines and which of their projects are paused, read consistently. `owners` is
+    None when the batch reads failed: then each is read on its own when asked for, so an unreadable one fails alone."""
 
     triggers: dict[str, Trigger]
     owners: dict[str, Routine] | None
+    paused_projects: frozenset[str] = frozenset()
 
     def get(self, trigger_id: str) -> tuple[Trigger | None, Routine | None]:
         """The trigger (None if deleted) and its routine (None if gone)."""
@@ -262,12 +263,21 @@ class DueReads:
         trigger = self.triggers.get(trigger_id)
         return trigger, self.owners.get(trigger.routine_id) if trigger else None
 
+    def in_paused_project(self, routine: Routine) -> bool:
+        if routine.project_id is None:
+            return False
+        if self.owners is None:
+            return bool(directory.paused_projects({(routine.company_id, routine.project_id)}))
+        return routine.project_id in self.paused_projects
+
 
 def read_due(trigger_ids: list[str]) -> DueReads:
-    """The triggers and then their routines in consistent batches: two requests per hundred triggers."""
+    """The triggers, then their routines, then their projects in consistent batches: three requests per hundred."""
     try:
         triggers = routines.get_triggers(trigger_ids)
-        return DueReads(triggers, routines.get_routines({trigger.routine_id for trigger in triggers.values()}))
+        owners = routines.get_routines({trigger.routine_id for trigger in triggers.values()})
+        projects = {(routine.company_id, routine.project_id) for routine in owners.values() if routine.project_id}
+        return DueReads(triggers, owners, directory.paused_projects(projects) if projects else frozenset())
     except Exception:  # any failure, a throttled batch or an item that no longer maps: fall back to one by one
         log_exception("batch read failed; reading triggers one by one", triggers=len(trigger_ids))
         return DueReads({}, None)

@@ -9,6 +9,7 @@ from chalicelib.domain.cron import (
     fire_times,
     next_fire_after,
     parse_schedule,
+    preview,
 )
 from chalicelib.domain.errors import Invalid
 from tests.moments import utc
@@ -210,3 +211,33 @@ def test_count_matches_the_fire_times_across_clock_changes(expression: str, tz: 
 def test_describe_says_the_expression_in_english() -> None:
     schedule = parse_schedule("0 9 1 * 1", "UTC")
     assert describe(schedule) == "At 09:00 on the first day of month and on Monday"
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        ("30 2 * * *", utc(2026, 3, 28, 12), [(utc(2026, 3, 29, 1), "2026-03-29T03:00:00+02:00", True, False)]),
+        ("30 2 * * *", utc(2026, 10, 24, 12), [(utc(2026, 10, 25, 0, 30), "2026-10-25T02:30:00+02:00", False, True)]),
+        ("0 3 * * *", utc(2026, 3, 28, 12), [(utc(2026, 3, 29, 1), "2026-03-29T03:00:00+02:00", False, False)]),
+        ("0 * * * *", utc(2026, 10, 25, 0, 30), [(utc(2026, 10, 25, 1), "2026-10-25T02:00:00+01:00", False, False)]),
+    ],
+)  # fmt: skip
+def test_preview_marks_a_time_moved_by_a_gap_or_chosen_among_repeats(
+    expression: str, after: datetime, expected: list[tuple[datetime, str, bool, bool]]
+) -> None:
+    times = preview(parse_schedule(expression, AMSTERDAM), after, len(expected))
+
+    assert [(time.utc, time.local.isoformat(), time.moved_by_gap, time.first_of_repeat) for time in times] == expected
+
+
+def test_preview_lists_each_time_the_tick_would_find_after_the_one_before() -> None:
+    schedule = parse_schedule("0 0 29 2 *", "UTC")
+
+    times = [time.utc for time in preview(schedule, utc(2026, 1, 1), 3)]
+
+    assert times == [utc(2028, 2, 29), utc(2032, 2, 29), utc(2036, 2, 29)]
+    assert times[1] == next_fire_after(schedule, times[0])
+
+
+def test_preview_stops_where_no_time_follows_within_five_years() -> None:
+    assert preview(parse_schedule("0 0 * 2 MON#5", "UTC"), utc(2026, 1, 1), 5) == []
