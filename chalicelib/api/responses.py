@@ -431,10 +431,26 @@ class HeartbeatContext(ResponseBody):
         )
 
 
+class Assignee(ResponseBody, source=domain.Agent, include=("id", "name", "role")):
+    """The routine's agent as Paperclip's detail summarises it. Agents here have no title (null)."""
+
+    title: None = None
+    url_key: str = Field(description="The name lower-cased, each run of other characters a dash; else the id.")
+
+    @classmethod
+    def of_agent(cls, value: domain.Agent) -> Self:
+        return cls.of(value, url_key=value.url_key)
+
+
 class RoutineDetail(Routine):
     triggers: list[Trigger]
     recent_runs: list[RunSummary]
-    active_issue: IssueSummary | None
+    active_issue: Issue | None = Field(description="The newest open execution issue of the routine.")
+    project: Project | None
+    assignee: Assignee | None
+    parent_issue: Issue | None
+    managed_by_plugin: None = Field(default=None, description="Always null: there are no plugins here.")
+    description_document: None = Field(default=None, description="Always null: descriptions are plain fields here.")
 
     @classmethod
     def at(cls, value: routines.RoutineDetail, base_url: str) -> Self:
@@ -442,7 +458,10 @@ class RoutineDetail(Routine):
             value.routine,
             triggers=[Trigger.at(trigger, base_url) for trigger in value.triggers],
             recent_runs=[RunSummary.of_summary(run) for run in value.recent_runs],
-            active_issue=IssueSummary.of(value.active_issue) if value.active_issue else None,
+            active_issue=Issue.of(value.active_issue) if value.active_issue else None,
+            project=Project.of(value.project) if value.project else None,
+            assignee=Assignee.of_agent(value.assignee) if value.assignee else None,
+            parent_issue=Issue.of(value.parent_issue) if value.parent_issue else None,
         )
 
 
@@ -450,6 +469,7 @@ class RoutineListItem(Routine):
     triggers: list[TriggerSummary]
     last_run: RunSummary | None
     active_issue: IssueSummary | None
+    managed_by_plugin: None = Field(default=None, description="Always null: there are no plugins here.")
 
     @classmethod
     def of_detail(cls, value: routines.RoutineDetail) -> Self:

@@ -4,6 +4,7 @@ Each field is written here once, with its type; the table models store it and th
 are generated from these classes. `Id` and `Timestamp` mark the strings that are UUIDs and ISO instants.
 """
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from chalicelib.domain.variables import Variable
 
 Id = Annotated[str, "id"]
 Timestamp = Annotated[str, "timestamp"]
+_URL_KEY_DELIMITERS = re.compile(r"[^a-z0-9]+")
 
 
 class RoutineStatus(StrEnum):
@@ -111,6 +113,12 @@ class Agent:
     updated_at: Timestamp
     adapter_type: str | None = None
     adapter_config: dict[str, Any] | None = None
+
+    @property
+    def url_key(self) -> str:
+        """Paperclip's key for the agent in URLs: its name lower-cased, each run of other characters one dash,
+        no dash at either end; the id when nothing is left."""
+        return _URL_KEY_DELIMITERS.sub("-", self.name.strip().lower()).strip("-") or self.id
 
 
 @dataclass(frozen=True)

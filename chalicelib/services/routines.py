@@ -51,10 +51,16 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class RoutineDetail:
+    """A routine with what its pages show; only the detail reads its project, assignee and parent issue (a
+    list leaves them None)."""
+
     routine: Routine
     triggers: list[Trigger]
     recent_runs: list[RunSummary]
     active_issue: Issue | None
+    project: Project | None = None
+    assignee: Agent | None = None
+    parent_issue: Issue | None = None
 
 
 def load_routine(routine_id: str) -> Routine:
@@ -223,21 +229,45 @@ def check_assignable(company_id: str, agent_id: str) -> None:
 
 
 def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
+    """The routine with its triggers, recent runs, active issue, project, assignee and parent issue: after the
+    routine, two queries and two batch reads, all at once but the issues' batch."""
     routine = load_routine(routine_id)
     require_company(principal, routine.company_id)
-    [detail] = details_of([routine], RECENT_RUNS)
-    return detail
+    members = _POOL.submit(_members_of, routine)
+    [detail] = details_of([routine], RECENT_RUNS, with_parent=True)
+    project, assignee = members.result()
+    return replace(detail, project=project, assignee=assignee)
 
 
-def details_of(found: list[Routine], run_limit: int) -> list[RoutineDetail]:
+def _members_of(routine: Routine) -> tuple[Project | None, Agent | None]:
+    wanted: list[tuple[type[directory.AnyMember], str]] = []
+    if routine.project_id:
+        wanted.append((Project, routine.project_id))
+    if routine.assignee_agent_id:
+        wanted.append((Agent, routine.assignee_agent_id))
+    found = directory.get_members(routine.company_id, wanted)
+    project = next((member for member in found if isinstance(member, Project)), None)
+    return project, next((member for member in found if isinstance(member, Agent)), None)
+
+
+def details_of(found: list[Routine], run_limit: int, with_parent: bool = False) -> list[RoutineDetail]:
     """Each routine with its triggers and latest runs (a query each, in parallel: their keys are not known
-    beforehand) and, in batches of a hundred for all of them at once, its active issue and the runs' issues."""
+    beforehand) and, in batches of a hundred for all of them at once, its active issue, the runs' issues and,
+    `with_parent`, its parent issue."""
     reads = list(_POOL.map(lambda routine: _triggers_and_runs(routine, run_limit), found))
     wanted = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
     wanted |= {run.linked_issue_id for _, recent in reads for run in recent if run.linked_issue_id}
+    if with_parent:
+        wanted |= {routine.parent_issue_id for routine in found if routine.parent_issue_id}
     linked = issues.get_issues(wanted) if wanted else {}
     return [
-        RoutineDetail(routine, triggers, _summaries(recent, triggers, linked), _active_issue(routine, linked))
+        RoutineDetail(
+            routine,
+            triggers,
+            _summaries(recent, triggers, linked),
+            _active_issue(routine, linked),
+            parent_issue=linked.get(routine.parent_issue_id or "") if with_parent else None,
+        )
         for routine, (triggers, recent) in zip(found, reads, strict=True)
     ]
 

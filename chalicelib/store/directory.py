@@ -19,7 +19,8 @@ from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem, read
 from chalicelib.store.tx import Tx
 
 COMPANY = "COMPANY"
-Member = TypeVar("Member", bound=Agent | Project | Goal)
+AnyMember = Agent | Project | Goal
+Member = TypeVar("Member", bound=AnyMember)
 _KIND = {Agent: "AGENT", Project: "PROJECT", Goal: "GOAL"}
 
 
@@ -69,6 +70,15 @@ def get_member(cls: type[Member], company_id: str, entity_id: str) -> Member | N
     """The company's agent, project or goal with this id."""
     item = read(DirectoryItem, company_id, _sk(cls, entity_id))
     return _member(cls, item) if item else None
+
+
+def get_members(company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]) -> list[AnyMember]:
+    """These agents, projects or goals of the company (`(kind, id)` pairs), read consistently in one batch."""
+    kinds = {_sk(cls, entity_id): cls for cls, entity_id in wanted}
+    if not kinds:
+        return []
+    items = DirectoryItem.batch_get([(company_id, sk) for sk in sorted(kinds)], consistent_read=True)
+    return [_member(kinds[item.sk], item) for item in items]
 
 
 def list_members(cls: type[Member], company_id: str) -> list[Member]:
