@@ -7,6 +7,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import _Size
 from pynamodb.expressions.update import Action
 
+from chalicelib.domain.gate import Activity
 from chalicelib.domain.models import (
     ASSIGNABLE_AGENT_STATUSES,
     Issue,
@@ -16,7 +17,7 @@ from chalicelib.domain.models import (
     Trigger,
 )
 from chalicelib.observability import log_exception
-from chalicelib.store import directory, routines
+from chalicelib.store import activity, directory, routines
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
@@ -87,7 +88,8 @@ def write_issue_run(
     touch: TriggerTouch | None,
     exclusive: bool,
 ) -> None:
-    """Creates the execution issue and its run, adding the issue to the routine's open set.
+    """Creates the execution issue and its run, adding the issue to the routine's open set; the creation is
+    activity of the routine's own work, and the run opens the routine's activity-gate window.
 
     With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them).
     """
@@ -103,10 +105,12 @@ def write_issue_run(
             RoutineItem.openIssues.add({entry}),
             RoutineItem.lastTriggeredAt.set(run.triggered_at),
             RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+            RoutineItem.lastDispatchedAt.set(run.triggered_at),
         ],
         condition,
     )
     tx.put("issue", issue_item(issue), IssueItem.id.does_not_exist())
+    activity.record(tx, Activity(issue.company_id, issue.project_id, run.triggered_at, routine.id))
     tx.put("identifier", identifier_claim(issue))
     tx.check(
         "assignee",

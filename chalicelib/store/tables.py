@@ -38,7 +38,8 @@ class _TableMeta:
 
 
 class DirectoryItem(Model):
-    """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`) and goals (`GOAL#id`)."""
+    """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`), goals (`GOAL#id`) and the latest
+    activity of the company (`ACTIVITY`) and of each project (`ACTIVITY#PROJECT#id`)."""
 
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-directory"
@@ -54,6 +55,9 @@ class DirectoryItem(Model):
     issueCounter = NumberAttribute(null=True)
     pausedAt = UnicodeAttribute(null=True)
     pauseReason = UnicodeAttribute(null=True)
+    activityAt = UnicodeAttribute(null=True)
+    activityOrigin = UnicodeAttribute(null=True)
+    externalActivityAt = UnicodeAttribute(null=True)
     adapterType = UnicodeAttribute(null=True)
     adapterConfig = JSONAttribute(null=True)
     wakeSecret = UnicodeAttribute(null=True)
@@ -123,6 +127,7 @@ class RoutineItem(Model):
     openIssues = UnicodeSetAttribute(null=True)
     lastTriggeredAt = UnicodeAttribute(null=True)
     lastEnqueuedAt = UnicodeAttribute(null=True)
+    lastDispatchedAt = UnicodeAttribute(null=True)
     createdByAgentId = UnicodeAttribute(null=True)
     updatedByAgentId = UnicodeAttribute(null=True)
     variables = JSONAttribute(null=True)
