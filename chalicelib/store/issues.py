@@ -23,7 +23,7 @@ from chalicelib.domain.workflow import RunFollows, failure_reason
 from chalicelib.store import activity
 from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.pages import BY_UPDATE, Page, query_page
-from chalicelib.store.tables import ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
+from chalicelib.store.tables import LAYOUT, ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -164,23 +164,25 @@ def _follow_status(tx: Tx, issue: Issue, was: IssueStatus, follows: RunFollows, 
 
 
 def _run_outcome(issue: Issue, follows: RunFollows) -> list[Action]:
-    if follows == RunFollows.completes:
+    """The run's status after its issue's; a closed issue's run starts its retention age, a reopened one's stops."""
+    if follows == RunFollows.reverts:
         return [
-            RunItem.status.set(str(RunStatus.completed)),
+            RunItem.status.set(str(RunStatus.issue_created)),
+            RunItem.completedAt.remove(),
             RunItem.failureReason.remove(),
-            RunItem.completedAt.set(issue.updated_at),
+            RunItem.expiresAt.remove(),
         ]
-    if follows == RunFollows.fails:
-        return [
+    if follows == RunFollows.completes:
+        outcome = [RunItem.status.set(str(RunStatus.completed)), RunItem.failureReason.remove()]
+    else:
+        outcome = [
             RunItem.status.set(str(RunStatus.failed)),
             RunItem.failureReason.set(failure_reason(issue.status)),
-            RunItem.completedAt.set(issue.updated_at),
         ]
-    return [
-        RunItem.status.set(str(RunStatus.issue_created)),
-        RunItem.completedAt.remove(),
-        RunItem.failureReason.remove(),
-    ]
+    expires_at = LAYOUT[0].run_expiry(issue.updated_at)
+    if expires_at is not None:
+        outcome.append(RunItem.expiresAt.set(expires_at))
+    return [*outcome, RunItem.completedAt.set(issue.updated_at)]
 
 
 def checkout(read: Issue, agent_id: str, run_id: str | None, statuses: frozenset[IssueStatus], made: Activity) -> Issue:

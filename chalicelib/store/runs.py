@@ -23,6 +23,7 @@ from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.pages import BY_ID, Page, query_page
 from chalicelib.store.tables import (
+    LAYOUT,
     ClaimItem,
     DirectoryItem,
     IssueItem,
@@ -158,13 +159,18 @@ def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | N
 
 
 def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
-    tx.put("run", _run_item(run), RunItem.id.does_not_exist())
+    # A run that is final when written (it opened no issue) expires after the retention age; its claims too,
+    # but never before their own expiry (a slot claim's guards the tick).
+    layout = LAYOUT[0]
+    expires_at = layout.run_expiry(run.completed_at) if run.completed_at else None
+    tx.put("run", to_item(RunItem, run, expiresAt=expires_at), RunItem.id.does_not_exist())
+    retained = layout.run_expiry(run.triggered_at)
     for claim in claims:
         item = ClaimItem(
             claim.key,
             runId=run.id,
             routineId=run.routine_id,
-            expiresAt=claim.expires_at,
+            expiresAt=_later(claim.expires_at, retained),
         )
         tx.put(claim.key, item, ClaimItem.key.does_not_exist())
     if touch:
@@ -176,6 +182,11 @@ def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch
         raise RoutineMoved() from exc
     except TxCancelled as exc:
         _raise_for(exc.failed, claims)
+
+
+def _later(first: int | None, second: int | None) -> int | None:
+    """The later expiry; None (never) when neither expires."""
+    return max((at for at in (first, second) if at is not None), default=None)
 
 
 def _touch_trigger(tx: Tx, touch: TriggerTouch) -> None:
@@ -240,10 +251,6 @@ def run_page(routine_id: str, limit: int, cursor: str | None) -> Page[Run]:
     """One page of the routine's runs, newest first (ids are time-ordered)."""
     # One item beyond the page tells whether another page follows.
     return query_page(RunItem, _run, routine_id, limit, cursor, BY_ID, scan_index_forward=False, limit=limit + 1)
-
-
-def _run_item(run: Run) -> RunItem:
-    return to_item(RunItem, run)
 
 
 def _run(item: RunItem) -> Run:
