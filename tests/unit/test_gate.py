@@ -1,5 +1,7 @@
 """The activity gate as a table: the window, the routine's own work, the scope, and who made an activity."""
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.domain.gate import ScopeActivity, activity_on, gate_verdict
@@ -10,11 +12,11 @@ from chalicelib.domain.models import (
     CatchUpPolicy,
     ConcurrencyPolicy,
     Issue,
-    IssueStatus,
     Priority,
     Routine,
     RoutineStatus,
 )
+from tests.unit.test_wakes import ISSUE
 
 T0, T1, T2, T3 = (f"2028-01-01T0{hour}:00:00.000Z" for hour in range(4))
 NOW = T3
@@ -74,22 +76,10 @@ def test_a_gated_slot_fires_after_activity_that_was_not_its_own_work_since_its_l
 
 
 def issue(origin_kind: str | None, assignee: str | None) -> Issue:
-    return Issue(
-        id="issue",
-        company_id="acme",
-        identifier="ACM-1",
-        title="Digest",
-        description="",
-        status=IssueStatus.todo,
-        priority=Priority.medium,
-        assignee_agent_id=assignee,
-        project_id="project",
-        goal_id=None,
-        parent_id=None,
-        created_at=T0,
-        updated_at=T0,
-        origin_kind=origin_kind,
-        origin_id=ME if origin_kind else None,
+    """The wake tests' issue, in a project, made by this routine (or by none) and assigned as given."""
+    origin_id = ME if origin_kind else None
+    return replace(
+        ISSUE, origin_kind=origin_kind, origin_id=origin_id, assignee_agent_id=assignee, project_id="project"
     )
 
 
@@ -107,4 +97,9 @@ def test_only_the_executing_agents_work_on_a_routines_issue_is_that_routines_own
     touched: Issue, actor: str | None, origin: str | None
 ) -> None:
     made = activity_on(touched, actor, T2)
-    assert (made.company_id, made.project_id, made.at, made.origin_routine_id) == ("acme", "project", T2, origin)
+    assert (made.company_id, made.project_id, made.at, made.origin_routine_id) == (
+        ISSUE.company_id,
+        "project",
+        T2,
+        origin,
+    )
