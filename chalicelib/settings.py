@@ -31,6 +31,7 @@ class Settings:
     webhook_limits: WebhookLimits = WebhookLimits()
     issues_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/routines-dev-issues/stream/local"
     wake_allow_hosts: frozenset[str] = frozenset()
+    run_retention_days: int | None = None
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -58,7 +59,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         webhook_limits=limits,
         issues_stream_arn=env.get("ROUTINES_ISSUES_STREAM_ARN") or default.issues_stream_arn,
         wake_allow_hosts=_hosts(env.get("ROUTINES_WAKE_ALLOW_HOSTS", "")),
+        run_retention_days=_days(env.get("ROUTINES_RUN_RETENTION_DAYS", "")),
     )
+
+
+def _days(given: str) -> int | None:
+    """`ROUTINES_RUN_RETENTION_DAYS`: a whole number of days of at least 1, or unset (or 0): keep runs forever."""
+    days = int(given) if given.strip() else 0
+    if days < 0:
+        raise ValueError(f"ROUTINES_RUN_RETENTION_DAYS must be 0 (off) or more, not {given}")
+    return days or None
 
 
 def _hosts(listed: str) -> frozenset[str]:

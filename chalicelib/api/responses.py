@@ -187,7 +187,7 @@ class Variable(ResponseBody, source=variables.Variable):
     """A `{{name}}` placeholder of the title or description, and how a firing fills it."""
 
 
-class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_issues")):
+class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_issues", "last_dispatched_at")):
     shape = Shape(logged=(("routineId", "id"),))
     variables: list[Variable]
 

@@ -232,6 +232,7 @@ class Routine:
     open_issues: frozenset[OpenIssue] = frozenset()
     last_triggered_at: Timestamp | None = None
     last_enqueued_at: Timestamp | None = None
+    last_dispatched_at: Timestamp | None = None
     created_by_agent_id: Id | None = None
     updated_by_agent_id: Id | None = None
     variables: tuple[Variable, ...] = ()

@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from chalicelib.domain.gate import activity_on
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import (
     AuthorType,
@@ -107,7 +108,8 @@ def update_issue(
         raise Invalid("in_progress issues require an assignee")
     comment = _comment(principal, read, command.comment, run_id, stamp, new_id) if command.comment else None
     try:
-        issues.update_issue(changed, read, comment, run_follows(read.status, changed.status))
+        made = activity_on(read, principal.agent_id, stamp)
+        issues.update_issue(changed, read, comment, run_follows(read.status, changed.status), made)
     except issues.IssueChanged as exc:
         raise Conflict("Issue was updated by someone else; retry") from exc
     return changed, comment
@@ -145,7 +147,8 @@ def checkout(principal: Principal, issue_ref: str, command: CheckoutIssue, run_i
     statuses = frozenset(command.expected_statuses) & CHECKOUT_STATUSES
     try:
         if statuses:
-            return issues.checkout(read, command.agent_id, run_id, statuses, to_iso(now))
+            made = activity_on(read, command.agent_id, to_iso(now))
+            return issues.checkout(read, command.agent_id, run_id, statuses, made)
     except issues.ProjectPaused as exc:
         raise Conflict("Project is paused") from exc
     except issues.AgentUnavailable as exc:
@@ -175,7 +178,7 @@ def release(principal: Principal, issue_ref: str, run_id: str | None, now: datet
         }
         raise Conflict("Only checkout run can release issue", details)
     try:
-        return issues.release(read, to_iso(now))
+        return issues.release(read, activity_on(read, principal.agent_id, to_iso(now)))
     except issues.IssueChanged as exc:
         raise Conflict("Issue was updated by someone else; retry") from exc
 
@@ -187,7 +190,7 @@ def add_comment(
     issue = get_issue(principal, issue_ref)
     comment = _comment(principal, issue, command.body, run_id, to_iso(now), new_id)
     try:
-        issues.add_comment(comment)
+        issues.add_comment(comment, activity_on(issue, principal.agent_id, comment.created_at))
     except issues.IssueChanged as exc:
         raise NotFound("Issue not found") from exc
     return comment

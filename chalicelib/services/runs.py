@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, Invalid
+from chalicelib.domain.gate import NO_EXTERNAL_ACTIVITY, GateVerdict
 from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.limits import check_payload
 from chalicelib.domain.models import (
@@ -268,11 +269,48 @@ def record_paused(
 ) -> Fired:
     """Records a paused project's scheduled slot as a `skipped` run with no issue; the trigger advances with it,
     so no catch-up is owed. The slot's claim makes it the slot's one outcome."""
+    suppressed = _Suppressed("paused", "Skipped because the project is paused")
+    return _record_suppressed(routine, trigger, slot, advance, suppressed, now, new_id)
+
+
+def record_quiet(
+    routine: Routine,
+    trigger: Trigger,
+    slot: str,
+    advance: Advance,
+    verdict: GateVerdict,
+    now: datetime,
+    new_id: IdFactory,
+) -> Fired:
+    """Records a gated slot with no qualifying activity as a `skipped` run with no issue, as a paused one is;
+    the gate's window stays where it was."""
+    suppressed = _Suppressed(NO_EXTERNAL_ACTIVITY, "skipped_no_activity", verdict.payload())
+    return _record_suppressed(routine, trigger, slot, advance, suppressed, now, new_id)
+
+
+@dataclass(frozen=True)
+class _Suppressed:
+    """Why a scheduled slot was recorded without firing: the run's reason, the trigger's result, the payload."""
+
+    reason: str
+    result: str
+    payload: dict[str, Any] | None = None
+
+
+def _record_suppressed(
+    routine: Routine,
+    trigger: Trigger,
+    slot: str,
+    advance: Advance,
+    suppressed: _Suppressed,
+    now: datetime,
+    new_id: IdFactory,
+) -> Fired:
     claims = (slot_claim(trigger.id, slot, now),)
     firing = Firing(RunSource.schedule, trigger, claims=claims, scheduled_for=slot, advance=advance)
-    fields = {"failure_reason": "paused", "completed_at": to_iso(now)}
+    fields = {"failure_reason": suppressed.reason, "completed_at": to_iso(now), "trigger_payload": suppressed.payload}
     run = _new_run(routine, firing, RunStatus.skipped, now, new_id, **fields)
-    touch = TriggerTouch(trigger.id, run.triggered_at, "Skipped because the project is paused", advance)
+    touch = TriggerTouch(trigger.id, run.triggered_at, suppressed.result, advance)
     return _write_final(routine, run, firing, touch)
 
 

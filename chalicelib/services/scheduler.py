@@ -13,6 +13,7 @@ from datetime import datetime
 
 from chalicelib.domain.cron import Schedule, next_fire_after, parse_schedule
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.gate import GateVerdict, gate_verdict, is_gated, scope_of
 from chalicelib.domain.ids import IdFactory
 from chalicelib.domain.models import (
     Routine,
@@ -30,11 +31,12 @@ from chalicelib.services.runs import (
     record_dropped,
     record_failure,
     record_paused,
+    record_quiet,
     reload_routine,
     slot_claim,
     start_run,
 )
-from chalicelib.store import routines, runs
+from chalicelib.store import activity, routines, runs
 from chalicelib.store.runs import Advance, DueReads
 
 SendBatch = Callable[[list[str]], None]
@@ -160,10 +162,22 @@ def _dispatch(
     try:
         if paused:
             firing.count(record_paused(routine, trigger, due_at, advance, now, new_id))
-        else:
+            return
+        verdict = _gate(routine, now)
+        if verdict.opens:
             firing.fire(firing.plan(from_iso(due_at)), advance)
+        else:
+            firing.count(record_quiet(routine, trigger, due_at, advance, verdict, now, new_id))
     except TriggerNotActive:
         return  # paused, disabled or advanced by another tick meanwhile: the next tick re-reads
+
+
+def _gate(routine: Routine, now: datetime) -> GateVerdict:
+    """The activity gate's verdict for the routine's due slot: one read of its scope, only when gated."""
+    if not is_gated(routine) or routine.last_dispatched_at is None:
+        return gate_verdict(routine, None, to_iso(now))
+    found = activity.scope_activity(routine.company_id, scope_of(routine))
+    return gate_verdict(routine, found, to_iso(now))
 
 
 def _due_at(trigger: Trigger, now: datetime) -> str | None:

@@ -8,6 +8,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex
 
+from chalicelib.domain.gate import Activity
 from chalicelib.domain.models import (
     ASSIGNABLE_AGENT_STATUSES,
     ROUTINE_EXECUTION,
@@ -19,9 +20,10 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.queries import CommentQuery, IssueQuery
 from chalicelib.domain.workflow import RunFollows, failure_reason
+from chalicelib.store import activity
 from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.pages import BY_UPDATE, Page, query_page
-from chalicelib.store.tables import ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
+from chalicelib.store.tables import LAYOUT, ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -107,9 +109,9 @@ def _filter(company_id: str, query: IssueQuery) -> Condition | None:
     return condition
 
 
-def update_issue(issue: Issue, read: Issue, comment: IssueComment | None, follows: RunFollows) -> None:
-    """Writes the fields that changed since `read` (and the comment sent with them); its routine's open set and
-    its origin run follow its status, in one transaction.
+def update_issue(issue: Issue, read: Issue, comment: IssueComment | None, follows: RunFollows, made: Activity) -> None:
+    """Writes the fields that changed since `read` (and the comment sent with them); its routine's open set,
+    its origin run and its scopes' activity follow, in one transaction.
 
     Every write is conditioned on the issue as read, so two racing changes cannot both move the run.
     """
@@ -118,6 +120,7 @@ def update_issue(issue: Issue, read: Issue, comment: IssueComment | None, follow
     tx.update("issue", IssueItem(issue.id), actions, _as_read(read))
     if comment is not None:
         tx.put("comment", to_item(CommentItem, comment), CommentItem.id.does_not_exist())
+    activity.record(tx, made)
     if issue.origin_id and issue.origin_run_id:
         _follow_status(
             tx, issue, read.status, follows, OpenIssue(issue.id, issue.origin_run_id, issue.origin_fingerprint)
@@ -161,26 +164,28 @@ def _follow_status(tx: Tx, issue: Issue, was: IssueStatus, follows: RunFollows, 
 
 
 def _run_outcome(issue: Issue, follows: RunFollows) -> list[Action]:
-    if follows == RunFollows.completes:
+    """The run's status after its issue's; a closed issue's run starts its retention age, a reopened one's stops."""
+    if follows == RunFollows.reverts:
         return [
-            RunItem.status.set(str(RunStatus.completed)),
+            RunItem.status.set(str(RunStatus.issue_created)),
+            RunItem.completedAt.remove(),
             RunItem.failureReason.remove(),
-            RunItem.completedAt.set(issue.updated_at),
+            RunItem.expiresAt.remove(),
         ]
-    if follows == RunFollows.fails:
-        return [
+    if follows == RunFollows.completes:
+        outcome = [RunItem.status.set(str(RunStatus.completed)), RunItem.failureReason.remove()]
+    else:
+        outcome = [
             RunItem.status.set(str(RunStatus.failed)),
             RunItem.failureReason.set(failure_reason(issue.status)),
-            RunItem.completedAt.set(issue.updated_at),
         ]
-    return [
-        RunItem.status.set(str(RunStatus.issue_created)),
-        RunItem.completedAt.remove(),
-        RunItem.failureReason.remove(),
-    ]
+    expires_at = LAYOUT[0].run_expiry(issue.updated_at)
+    if expires_at is not None:
+        outcome.append(RunItem.expiresAt.set(expires_at))
+    return [*outcome, RunItem.completedAt.set(issue.updated_at)]
 
 
-def checkout(read: Issue, agent_id: str, run_id: str | None, statuses: frozenset[IssueStatus], now: str) -> Issue:
+def checkout(read: Issue, agent_id: str, run_id: str | None, statuses: frozenset[IssueStatus], made: Activity) -> Issue:
     """Makes the issue `in_progress`, owned by the agent (and run): one transaction whose condition admits
     only an issue in one of `statuses` that nobody else (no other agent, no other run) holds."""
     held_by_caller = (IssueItem.assigneeAgentId.does_not_exist() | (IssueItem.assigneeAgentId == agent_id)) & (
@@ -195,12 +200,13 @@ def checkout(read: Issue, agent_id: str, run_id: str | None, statuses: frozenset
             IssueItem.assigneeAgentId.set(agent_id),
             *[attribute.set(run_id) if run_id else attribute.remove() for attribute in runs],
             IssueItem.status.set(str(IssueStatus.in_progress)),
-            IssueItem.startedAt.set(now),
-            IssueItem.updatedAt.set(now),
+            IssueItem.startedAt.set(made.at),
+            IssueItem.updatedAt.set(made.at),
         ],
         IssueItem.status.is_in(*sorted(statuses)) & held_by_caller,
     )
     tx.check("agent", DirectoryItem(read.company_id, f"AGENT#{agent_id}"), _assignable())
+    activity.record(tx, made)
     if read.project_id:
         tx.check(
             "project",
@@ -230,8 +236,9 @@ def _assignable() -> Condition:
     return condition
 
 
-def release(read: Issue, now: str) -> Issue:
+def release(read: Issue, made: Activity) -> Issue:
     """Gives the issue back: unassigned, no checkout, `in_progress` back to `todo`; if it is still as read."""
+    now = made.at
     status = IssueStatus.todo if read.status == IssueStatus.in_progress else read.status
     actions: list[Action] = [
         IssueItem.status.set(str(status)),
@@ -242,6 +249,7 @@ def release(read: Issue, now: str) -> Issue:
     ]
     tx = Tx()
     tx.update("issue", IssueItem(read.id), actions, _as_read(read))
+    activity.record(tx, made)
     _commit(tx)
     return _reread(read.id)
 
@@ -253,10 +261,11 @@ def _reread(issue_id: str) -> Issue:
     return issue
 
 
-def add_comment(comment: IssueComment) -> None:
-    """Adds a comment to an issue that exists."""
+def add_comment(comment: IssueComment, made: Activity) -> None:
+    """Adds a comment to an issue that exists, and records it as activity of the issue's scopes."""
     tx = Tx()
     tx.put("comment", to_item(CommentItem, comment), CommentItem.id.does_not_exist())
+    activity.record(tx, made)
     tx.check("issue", IssueItem(comment.issue_id), IssueItem.id.exists())
     _commit(tx)
 

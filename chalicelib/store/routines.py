@@ -104,7 +104,17 @@ def _commit(tx: Tx) -> None:
 
 # Written once at creation, or only by the dispatch and close transactions: a save leaves them alone.
 _ROUTINE_KEPT = frozenset(
-    {"id", "companyId", "createdAt", "createdByAgentId", "version", "openIssues", "lastTriggeredAt", "lastEnqueuedAt"}
+    {
+        "id",
+        "companyId",
+        "createdAt",
+        "createdByAgentId",
+        "version",
+        "openIssues",
+        "lastTriggeredAt",
+        "lastEnqueuedAt",
+        "lastDispatchedAt",
+    }
 )
 _TRIGGER_KEPT = frozenset(
     {"id", "routineId", "companyId", "kind", "publicId", "createdAt", "lastFiredAt", "lastResult"}

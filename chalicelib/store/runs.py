@@ -7,6 +7,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import _Size
 from pynamodb.expressions.update import Action
 
+from chalicelib.domain.gate import Activity
 from chalicelib.domain.models import (
     ASSIGNABLE_AGENT_STATUSES,
     Issue,
@@ -16,12 +17,13 @@ from chalicelib.domain.models import (
     Trigger,
 )
 from chalicelib.observability import log_exception
-from chalicelib.store import directory, routines
+from chalicelib.store import activity, directory, routines
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.pages import BY_ID, Page, query_page
 from chalicelib.store.tables import (
+    LAYOUT,
     ClaimItem,
     DirectoryItem,
     IssueItem,
@@ -87,7 +89,8 @@ def write_issue_run(
     touch: TriggerTouch | None,
     exclusive: bool,
 ) -> None:
-    """Creates the execution issue and its run, adding the issue to the routine's open set.
+    """Creates the execution issue and its run, adding the issue to the routine's open set; the creation is
+    activity of the routine's own work, and the run opens the routine's activity-gate window.
 
     With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them).
     """
@@ -103,10 +106,12 @@ def write_issue_run(
             RoutineItem.openIssues.add({entry}),
             RoutineItem.lastTriggeredAt.set(run.triggered_at),
             RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+            RoutineItem.lastDispatchedAt.set(run.triggered_at),
         ],
         condition,
     )
     tx.put("issue", issue_item(issue), IssueItem.id.does_not_exist())
+    activity.record(tx, Activity(issue.company_id, issue.project_id, run.triggered_at, routine.id))
     tx.put("identifier", identifier_claim(issue))
     tx.check(
         "assignee",
@@ -154,13 +159,18 @@ def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | N
 
 
 def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
-    tx.put("run", _run_item(run), RunItem.id.does_not_exist())
+    # A run that is final when written (it opened no issue) expires after the retention age; its claims too,
+    # but never before their own expiry (a slot claim's guards the tick).
+    layout = LAYOUT[0]
+    expires_at = layout.run_expiry(run.completed_at) if run.completed_at else None
+    tx.put("run", to_item(RunItem, run, expiresAt=expires_at), RunItem.id.does_not_exist())
+    retained = layout.run_expiry(run.triggered_at)
     for claim in claims:
         item = ClaimItem(
             claim.key,
             runId=run.id,
             routineId=run.routine_id,
-            expiresAt=claim.expires_at,
+            expiresAt=_later(claim.expires_at, retained),
         )
         tx.put(claim.key, item, ClaimItem.key.does_not_exist())
     if touch:
@@ -172,6 +182,11 @@ def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch
         raise RoutineMoved() from exc
     except TxCancelled as exc:
         _raise_for(exc.failed, claims)
+
+
+def _later(first: int | None, second: int | None) -> int | None:
+    """The later expiry; None (never) when neither expires."""
+    return max((at for at in (first, second) if at is not None), default=None)
 
 
 def _touch_trigger(tx: Tx, touch: TriggerTouch) -> None:
@@ -236,10 +251,6 @@ def run_page(routine_id: str, limit: int, cursor: str | None) -> Page[Run]:
     """One page of the routine's runs, newest first (ids are time-ordered)."""
     # One item beyond the page tells whether another page follows.
     return query_page(RunItem, _run, routine_id, limit, cursor, BY_ID, scan_index_forward=False, limit=limit + 1)
-
-
-def _run_item(run: Run) -> RunItem:
-    return to_item(RunItem, run)
 
 
 def _run(item: RunItem) -> Run:

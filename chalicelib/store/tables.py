@@ -17,6 +17,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.domain.timefmt import from_iso
 from chalicelib.settings import Settings
 from chalicelib.store.retries import SEND_RETRIES
 
@@ -38,7 +39,8 @@ class _TableMeta:
 
 
 class DirectoryItem(Model):
-    """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`) and goals (`GOAL#id`)."""
+    """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`), goals (`GOAL#id`) and the latest
+    activity of the company (`ACTIVITY`) and of each project (`ACTIVITY#PROJECT#id`)."""
 
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-directory"
@@ -54,6 +56,9 @@ class DirectoryItem(Model):
     issueCounter = NumberAttribute(null=True)
     pausedAt = UnicodeAttribute(null=True)
     pauseReason = UnicodeAttribute(null=True)
+    activityAt = UnicodeAttribute(null=True)
+    activityOrigin = UnicodeAttribute(null=True)
+    externalActivityAt = UnicodeAttribute(null=True)
     adapterType = UnicodeAttribute(null=True)
     adapterConfig = JSONAttribute(null=True)
     wakeSecret = UnicodeAttribute(null=True)
@@ -123,6 +128,7 @@ class RoutineItem(Model):
     openIssues = UnicodeSetAttribute(null=True)
     lastTriggeredAt = UnicodeAttribute(null=True)
     lastEnqueuedAt = UnicodeAttribute(null=True)
+    lastDispatchedAt = UnicodeAttribute(null=True)
     createdByAgentId = UnicodeAttribute(null=True)
     updatedByAgentId = UnicodeAttribute(null=True)
     variables = JSONAttribute(null=True)
@@ -210,6 +216,8 @@ class RunItem(Model):
     routineRevisionId = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
+    # Set once the run is final and its issue (if any) closed, when runs are retained for a number of days.
+    expiresAt = NumberAttribute(null=True)
 
 
 class RevisionItem(Model):
@@ -347,7 +355,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     ClaimItem,
     WakeItem,
 )
-TTL_ATTRIBUTES: dict[type[Model], str] = {ClaimItem: "expiresAt"}
+TTL_ATTRIBUTES: dict[type[Model], str] = {RunItem: "expiresAt", ClaimItem: "expiresAt"}
 
 
 def read(model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
@@ -360,9 +368,17 @@ def read(model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
 
 @dataclass(frozen=True)
 class Layout:
-    """What the store needs to know beyond the tables: how many shards the `due` index has."""
+    """What the store needs to know beyond the tables: how many shards the `due` index has, and how long a
+    final run (and its claims) is kept (None: forever)."""
 
     due_shards: int = 16
+    run_retention_seconds: int | None = None
+
+    def run_expiry(self, final_at: str) -> int | None:
+        """The epoch second a run final at `final_at` expires at through TTL, if runs expire."""
+        if self.run_retention_seconds is None:
+            return None
+        return int(from_iso(final_at).timestamp()) + self.run_retention_seconds
 
 
 LAYOUT = [Layout()]
@@ -386,4 +402,5 @@ def bind(settings: Settings) -> None:
         meta.aws_access_key_id = settings.access_key_id
         meta.aws_secret_access_key = settings.secret_access_key
         model._connection = None  # pynamodb makes a client on first use; drop one made for earlier settings
-    LAYOUT[0] = Layout(due_shards=settings.due_shards)
+    retention = settings.run_retention_days * 86400 if settings.run_retention_days else None
+    LAYOUT[0] = Layout(due_shards=settings.due_shards, run_retention_seconds=retention)

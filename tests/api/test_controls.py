@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.timefmt import to_iso
+from chalicelib.store import activity
 from tests.support import World, json_of
 
 AMSTERDAM = "Europe/Amsterdam"
@@ -247,3 +248,36 @@ def test_a_paused_projects_issue_cannot_be_checked_out_but_a_manual_run_still_cr
     assert run["status"] == "issue_created"
     assert (refused.status_code, refused.json()) == (409, {"error": "Project is paused"})
     assert json_of(taken)["status"] == "in_progress"
+
+
+# Activity gate
+
+
+def test_a_routine_takes_the_activity_gate_fields_over_http(world: World) -> None:
+    routine = world.routine()
+    body = {"activityGatePolicy": "require_external_activity", "activityGateScope": "project"}
+
+    changed = json_of(world.board.patch(f"/routines/{routine['id']}", body))
+
+    assert (changed["activityGatePolicy"], changed["activityGateScope"]) == ("require_external_activity", "project")
+    assert "lastDispatchedAt" not in changed
+
+
+def test_a_comment_over_http_is_activity_of_its_company_and_project_and_a_read_is_not(world: World) -> None:
+    routine = world.routine()
+    run = json_of(world.alpha.post(f"/routines/{routine['id']}/run", {}), 202)
+    issue_id = run["linkedIssueId"]
+    dispatched = activity.scope_activity(world.company_id, world.project_id)
+    assert (dispatched.last_origin, dispatched.external_at) == (routine["id"], None)
+
+    comment = json_of(world.bravo.post(f"/issues/{issue_id}/comments", {"body": "Seen"}), 201)
+    json_of(world.bravo.get(f"/issues/{issue_id}"))
+    json_of(world.bravo.get(f"/issues/{issue_id}/comments"))
+
+    for scope in (None, world.project_id):
+        found = activity.scope_activity(world.company_id, scope)
+        assert (found.last_at, found.last_origin, found.external_at) == (
+            comment["createdAt"],
+            None,
+            comment["createdAt"],
+        )

@@ -105,8 +105,16 @@ def test_every_table_is_on_demand_encrypted_and_recoverable(dev: dict[str, Any])
 
 
 def test_claims_expire_through_ttl_on_expires_at(prod: dict[str, Any]) -> None:
-    assert list(TTL_ATTRIBUTES) == [tables()["claims"]]
+    assert tables()["claims"] in TTL_ATTRIBUTES
     assert prod["ClaimsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expiresAt",
+        "Enabled": True,
+    }
+
+
+def test_runs_expire_through_ttl_on_expires_at_and_no_other_table_does(prod: dict[str, Any]) -> None:
+    assert list(TTL_ATTRIBUTES) == [tables()["runs"], tables()["claims"]]
+    assert prod["RunsTable"]["Properties"]["TimeToLiveSpecification"] == {
         "AttributeName": "expiresAt",
         "Enabled": True,
     }
