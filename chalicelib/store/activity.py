@@ -1,11 +1,20 @@
-"""The latest qualifying activity of each scope (a company, a project): one directory item per scope, updated
-inside the transactions of the writes that make the activity, read once per gated due trigger."""
+"""The latest qualifying activity of each scope (a company, a project), updated inside the transactions of the
+writes that make the activity, read with one batch per gated due trigger.
+
+Each scope is spread over `SHARDS` items and a write updates one of them at random: every dispatch and issue
+write of a company records activity, and on real DynamoDB transactions that write one item at once conflict
+(`TransactionConflict`), so one item per company would serialise the company's dispatches.
+"""
+
+import secrets
 
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.gate import Activity, ScopeActivity
-from chalicelib.store.tables import DirectoryItem, read
+from chalicelib.store.tables import DirectoryItem
 from chalicelib.store.tx import Tx
+
+SHARDS = 8
 
 
 def record(tx: Tx, activity: Activity) -> None:
@@ -13,8 +22,9 @@ def record(tx: Tx, activity: Activity) -> None:
 
     No condition and no read: a busy scope must never cancel the write that made the activity.
     """
+    shard = secrets.randbelow(SHARDS)
     for sk in _scopes(activity.project_id):
-        tx.update(f"activity:{sk}", DirectoryItem(activity.company_id, sk), _actions(activity))
+        tx.update(f"activity:{sk}", DirectoryItem(activity.company_id, _shard(sk, shard)), _actions(activity))
 
 
 def _actions(activity: Activity) -> list[Action]:
@@ -34,9 +44,21 @@ def _sk(project_id: str | None) -> str:
     return f"ACTIVITY#PROJECT#{project_id}" if project_id else "ACTIVITY"
 
 
+def _shard(sk: str, shard: int) -> str:
+    return f"{sk}#{shard}"
+
+
 def scope_activity(company_id: str, project_id: str | None) -> ScopeActivity:
-    """What the company's (or the project's) scope recorded, read consistently; empty when nothing happened."""
-    item = read(DirectoryItem, company_id, _sk(project_id))
-    if item is None:
+    """What the company's (or the project's) scope recorded, over all its shards, read consistently in one
+    batch; empty when nothing happened.
+
+    The shards merge as one item would have kept them: the latest activity is the latest of theirs (with its
+    origin), and the latest external activity the latest of theirs.
+    """
+    keys = [(company_id, _shard(_sk(project_id), shard)) for shard in range(SHARDS)]
+    items = list(DirectoryItem.batch_get(keys, consistent_read=True))
+    if not items:
         return ScopeActivity()
-    return ScopeActivity(item.activityAt, item.activityOrigin, item.externalActivityAt)
+    last = max(items, key=lambda item: item.activityAt or "")
+    external = max((item.externalActivityAt for item in items if item.externalActivityAt), default=None)
+    return ScopeActivity(last.activityAt, last.activityOrigin, external)

@@ -40,7 +40,7 @@ class _TableMeta:
 
 class DirectoryItem(Model):
     """Companies (`COMPANY`), agents (`AGENT#id`), projects (`PROJECT#id`), goals (`GOAL#id`) and the latest
-    activity of the company (`ACTIVITY`) and of each project (`ACTIVITY#PROJECT#id`)."""
+    activity of the company (`ACTIVITY#<shard>`) and of each project (`ACTIVITY#PROJECT#id#<shard>`)."""
 
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-directory"
