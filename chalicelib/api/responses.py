@@ -187,7 +187,10 @@ class Variable(ResponseBody, source=variables.Variable):
     """A `{{name}}` placeholder of the title or description, and how a firing fills it."""
 
 
-class Routine(ResponseBody, source=domain.Routine, exclude=("version", "open_issues", "last_dispatched_at")):
+_ROUTINE_INTERNAL = ("version", "open_issues", "last_dispatched_at", "last_run_id", "runs_tracked")
+
+
+class Routine(ResponseBody, source=domain.Routine, exclude=_ROUTINE_INTERNAL):
     shape = Shape(logged=(("routineId", "id"),))
     variables: list[Variable]
 

@@ -233,6 +233,10 @@ class Routine:
     last_triggered_at: Timestamp | None = None
     last_enqueued_at: Timestamp | None = None
     last_dispatched_at: Timestamp | None = None
+    # The newest run written (last writer wins), and whether the routine has recorded it since its creation: a
+    # routine with `runs_tracked` and no `last_run_id` has no runs.
+    last_run_id: Id | None = None
+    runs_tracked: bool = False
     created_by_agent_id: Id | None = None
     updated_by_agent_id: Id | None = None
     variables: tuple[Variable, ...] = ()

@@ -64,6 +64,24 @@ def current_triggers(routine: Routine) -> list[Trigger]:
     return sorted(found.values(), key=lambda trigger: (trigger.created_at, trigger.id))
 
 
+def current_triggers_of(found: list[Routine]) -> dict[str, list[Trigger]]:
+    """`current_triggers` of many routines in batches: their latest revisions, then the triggers these name,
+    a hundred at a time (a routine from before revisions, or whose revision is not found, is queried alone)."""
+    keys = {(routine.id, routine.latest_revision_number) for routine in found if routine.latest_revision_number}
+    latest = revisions.get_many_numbered(keys) if keys else {}
+    named = {routine_id: snapshot_trigger_ids(revision.snapshot) for routine_id, revision in latest.items()}
+    wanted = [trigger_id for ids in named.values() for trigger_id in ids]
+    triggers = routines.get_triggers(wanted) if wanted else {}
+    result: dict[str, list[Trigger]] = {}
+    for routine in found:
+        if routine.id not in named:
+            result[routine.id] = routines.list_triggers(routine.id)
+            continue
+        mine = (triggers[trigger_id] for trigger_id in named[routine.id] if trigger_id in triggers)
+        result[routine.id] = sorted(mine, key=lambda trigger: (trigger.created_at, trigger.id))
+    return result
+
+
 def with_trigger(triggers: Iterable[Trigger], trigger: Trigger) -> list[Trigger]:
     """The triggers with `trigger` added, or in place of the one with its id."""
     return [*(other for other in triggers if other.id != trigger.id), trigger]

@@ -29,7 +29,7 @@ from chalicelib.domain.variables import check_defaults, check_schedulable, sync_
 from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
-from chalicelib.services.revisions import current_triggers, next_revision, pointing_at, retrying
+from chalicelib.services.revisions import current_triggers, current_triggers_of, next_revision, pointing_at, retrying
 from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, issues, revisions, routines, runs
 from chalicelib.store.pages import Page
@@ -254,7 +254,7 @@ def details_of(found: list[Routine], run_limit: int, with_parent: bool = False) 
     """Each routine with its triggers and latest runs (a query each, in parallel: their keys are not known
     beforehand) and, in batches of a hundred for all of them at once, its active issue, the runs' issues and,
     `with_parent`, its parent issue."""
-    reads = list(_POOL.map(lambda routine: _triggers_and_runs(routine, run_limit), found))
+    reads = _triggers_and_runs(found, run_limit)
     wanted = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
     wanted |= {run.linked_issue_id for _, recent in reads for run in recent if run.linked_issue_id}
     if with_parent:
@@ -272,8 +272,31 @@ def details_of(found: list[Routine], run_limit: int, with_parent: bool = False) 
     ]
 
 
-def _triggers_and_runs(routine: Routine, run_limit: int) -> tuple[list[Trigger], list[Run]]:
-    return routines.list_triggers(routine.id), runs.list_runs(routine.id, run_limit)
+def _triggers_and_runs(found: list[Routine], run_limit: int) -> list[tuple[list[Trigger], list[Run]]]:
+    """Each routine's triggers and latest runs in batches; what the batches cannot answer is queried, a
+    routine at a time in parallel."""
+    triggers = current_triggers_of(found)
+    latest = _last_runs(found) if run_limit == 1 else {}
+    queried = [routine for routine in found if routine.id not in latest]
+    listed = _POOL.map(lambda routine: _runs_of(routine, run_limit), queried)
+    latest.update(zip((routine.id for routine in queried), listed, strict=True))
+    return [(triggers[routine.id], latest[routine.id]) for routine in found]
+
+
+def _last_runs(found: list[Routine]) -> dict[str, list[Run]]:
+    """The last run of each routine that records it, by its `lastRunId` in batches; none for a routine that
+    tracks its runs and has none. A routine without the record, or whose last run expired, is left out."""
+    keys = {(routine.id, routine.last_run_id) for routine in found if routine.last_run_id}
+    read = runs.get_runs(keys) if keys else {}
+    latest = {routine_id: [run] for routine_id, run in read.items()}
+    latest.update({routine.id: [] for routine in found if routine.runs_tracked and not routine.last_run_id})
+    return latest
+
+
+def _runs_of(routine: Routine, run_limit: int) -> list[Run]:
+    if routine.runs_tracked and not routine.last_run_id:
+        return []
+    return runs.list_runs(routine.id, run_limit)
 
 
 def _active_issue(routine: Routine, linked: dict[str, Issue]) -> Issue | None:

@@ -7,11 +7,9 @@ from chalicelib.services.directory import get_company
 from chalicelib.services.routines import RoutineDetail, details_of, load_routine
 from chalicelib.store import routines, runs
 
-RECENT_RUNS = 10  # how far back a webhook's failed deliveries count as recent
-
 
 def failing_webhooks(detail: RoutineDetail) -> list[Trigger]:
-    """Webhook triggers whose last firing failed, or with a failed run among the routine's recent ones."""
+    """Webhook triggers whose last firing failed, or that fired the routine's last run, which failed."""
     failed = {summary.run.trigger_id for summary in detail.recent_runs if summary.run.status == RunStatus.failed}
     return [
         trigger
@@ -22,10 +20,10 @@ def failing_webhooks(detail: RoutineDetail) -> list[Trigger]:
 
 
 def company_status(principal: Principal, company_id: str) -> list[RoutineDetail]:
-    """The company's routines, newest change first: a query per routine for triggers and for runs, in
-    parallel, and the issues in batches."""
+    """The company's routines, newest change first, each with its last run: the routines in one query, then
+    their revisions, triggers, last runs and issues in batches of a hundred."""
     get_company(principal, company_id)
-    return details_of(routines.list_routines(company_id), RECENT_RUNS)
+    return details_of(routines.list_routines(company_id), 1)
 
 
 def newest_runs(principal: Principal, routine_id: str, limit: int) -> list[Run]:

@@ -73,6 +73,12 @@ def get_numbered(routine_id: str, number: int) -> Revision | None:
     return _revision(item) if item else None
 
 
+def get_many_numbered(keys: set[tuple[str, int]]) -> dict[str, Revision]:
+    """Revisions by (routine id, number), read consistently in batches of a hundred, by routine id."""
+    items = RevisionItem.batch_get(sorted(keys), consistent_read=True)
+    return {item.routineId: _revision(item) for item in items}
+
+
 def _lookup_key(revision_id: str) -> str:
     return f"revision#{revision_id}"
 

@@ -63,7 +63,10 @@ def routine_page(company_id: str, query: RoutineQuery) -> Page[Routine]:
 def put_routine(routine: Routine, revision: Revision) -> None:
     """Creates the routine with its first revision."""
     tx = Tx()
-    tx.put("routine", _routine_item(routine), RoutineItem.id.does_not_exist())
+    # From its creation on, every run write records the routine's `lastRunId`.
+    item = _routine_item(routine)
+    item.runsTracked = True
+    tx.put("routine", item, RoutineItem.id.does_not_exist())
     add_revision(tx, revision)
     _commit(tx)
 
@@ -114,6 +117,8 @@ _ROUTINE_KEPT = frozenset(
         "lastTriggeredAt",
         "lastEnqueuedAt",
         "lastDispatchedAt",
+        "lastRunId",
+        "runsTracked",
     }
 )
 _TRIGGER_KEPT = frozenset(

@@ -107,6 +107,7 @@ def write_issue_run(
             RoutineItem.lastTriggeredAt.set(run.triggered_at),
             RoutineItem.lastEnqueuedAt.set(run.triggered_at),
             RoutineItem.lastDispatchedAt.set(run.triggered_at),
+            RoutineItem.lastRunId.set(run.id),
         ],
         condition,
     )
@@ -147,6 +148,7 @@ def write_linked_run(
         [
             RoutineItem.lastTriggeredAt.set(run.triggered_at),
             RoutineItem.lastEnqueuedAt.set(run.triggered_at),
+            RoutineItem.lastRunId.set(run.id),
         ],
         condition,
     )
@@ -154,8 +156,14 @@ def write_linked_run(
 
 
 def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
-    """Writes a run that created nothing (failed, or a record of dropped slots)."""
-    _commit_run(Tx(), run, claims, touch)
+    """Writes a run that created nothing (failed, or a record of dropped slots), as the routine's last run.
+
+    The routine update has no condition, so it cannot cancel the run; routines are never deleted, so it never
+    creates one. Concurrent run writes of one routine leave the last committed as `lastRunId`.
+    """
+    tx = Tx()
+    tx.update("routine", RoutineItem(run.routine_id), [RoutineItem.lastRunId.set(run.id)])
+    _commit_run(tx, run, claims, touch)
 
 
 def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
@@ -241,6 +249,12 @@ def run_id_of_claim(key: str) -> str | None:
 def get_run(routine_id: str, run_id: str) -> Run | None:
     item = read(RunItem, routine_id, run_id)
     return _run(item) if item else None
+
+
+def get_runs(keys: set[tuple[str, str]]) -> dict[str, Run]:
+    """Runs by (routine id, run id), read consistently in batches of a hundred, by routine id."""
+    items = RunItem.batch_get(sorted(keys), consistent_read=True)
+    return {item.routineId: _run(item) for item in items}
 
 
 def list_runs(routine_id: str, limit: int) -> list[Run]:

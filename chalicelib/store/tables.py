@@ -129,6 +129,8 @@ class RoutineItem(Model):
     lastTriggeredAt = UnicodeAttribute(null=True)
     lastEnqueuedAt = UnicodeAttribute(null=True)
     lastDispatchedAt = UnicodeAttribute(null=True)
+    lastRunId = UnicodeAttribute(null=True)
+    runsTracked = BooleanAttribute(null=True)
     createdByAgentId = UnicodeAttribute(null=True)
     updatedByAgentId = UnicodeAttribute(null=True)
     variables = JSONAttribute(null=True)

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -9,10 +10,14 @@ import requests
 
 from chalicelib import runtime
 from chalicelib.domain.errors import Invalid
+from chalicelib.domain.models import OPERATOR
 from chalicelib.services.runs import Firing, record_failure
+from chalicelib.services.status import company_status
 from chalicelib.store import routines
+from chalicelib.store.tables import RoutineItem
 from routines.cli import main
-from routines.overview import follow_runs
+from routines.metering import counting_requests
+from routines.overview import follow_runs, status_rows
 from tests.scheduler.test_cli import ROUTINES, dev_stack  # noqa: F401  (a fixture)
 from tests.support import World, json_of
 
@@ -148,3 +153,55 @@ def test_status_and_follow_work_against_a_running_dev_stack(dev_stack: dict[str,
     assert (row["title"], row["lastRun"]["id"]) == ("Hourly", run["id"])
     followed = routines_cli("runs", routine.json()["id"], "--follow", "--interval", "0", "--polls", "1")
     assert [line.split()[3] for line in followed.splitlines()] == [run["id"]]
+
+
+def seed_routines(world: World, count: int) -> None:
+    """`count` routines of three kinds: fired by API (an issue run), with a failed webhook delivery (a final run
+    with no issue) after a change of title, and never fired."""
+    for n in range(count):
+        routine_id = world.routine(title=f"Routine {n}")["id"]
+        if n % 3 == 0:
+            world.trigger(routine_id, kind="api")
+            json_of(world.board.post(f"/routines/{routine_id}/run", {}), 202)
+        elif n % 3 == 1:
+            fail_delivery(world.trigger(routine_id, kind="webhook")["trigger"]["id"])
+            json_of(world.board.patch(f"/routines/{routine_id}", {"title": f"Renamed {n}"}))
+
+
+def status_cost(world: World) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """The DynamoDB requests `company_status` sends, and the `routines status --json` rows of its answer."""
+    with counting_requests() as sent:
+        found = company_status(OPERATOR, world.company_id)
+    return sent, status_rows(found, runtime.now())
+
+
+def test_status_costs_the_same_requests_for_5_or_15_routines(world: World, other_world: World) -> None:
+    seed_routines(world, 5)
+    seed_routines(other_world, 15)
+
+    five, rows_of_five = status_cost(world)
+    fifteen, rows_of_fifteen = status_cost(other_world)
+
+    assert five == fifteen
+    assert fifteen["Query"] == 1  # the company's routines; no query per routine
+    for rows in (rows_of_five, rows_of_fifteen):
+        by_title = {row["title"]: row for row in rows}
+        assert by_title["Routine 0"]["lastRun"]["status"] == "issue_created"
+        assert by_title["Renamed 1"]["lastRun"]["status"] == "failed"  # kept through the change of title
+        assert by_title["Renamed 1"]["failingWebhookTriggerIds"] == [t["id"] for t in by_title["Renamed 1"]["triggers"]]
+        assert by_title["Routine 2"]["lastRun"] is None and by_title["Routine 2"]["triggers"] == []
+
+
+def test_status_of_a_routine_from_before_last_run_ids_queries_its_runs_and_triggers(world: World) -> None:
+    routine_id = world.routine(title="Old")["id"]
+    trigger = world.trigger(routine_id, kind="api")["trigger"]
+    run = json_of(world.board.post(f"/routines/{routine_id}/run", {}), 202)
+    RoutineItem(routine_id).update(
+        [RoutineItem.lastRunId.remove(), RoutineItem.runsTracked.remove(), RoutineItem.latestRevisionNumber.remove()]
+    )
+
+    sent, (row,) = status_cost(world)
+
+    assert sent["Query"] == 3  # the routines, then this one's triggers and its runs
+    assert row["lastRun"]["id"] == run["id"]
+    assert [t["id"] for t in row["triggers"]] == [trigger["id"]]
