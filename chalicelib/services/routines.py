@@ -251,9 +251,8 @@ def _members_of(routine: Routine) -> tuple[Project | None, Agent | None]:
 
 
 def details_of(found: list[Routine], run_limit: int, with_parent: bool = False) -> list[RoutineDetail]:
-    """Each routine with its triggers and latest runs (a query each, in parallel: their keys are not known
-    beforehand) and, in batches of a hundred for all of them at once, its active issue, the runs' issues and,
-    `with_parent`, its parent issue."""
+    """Each routine with its triggers and latest runs (see `_triggers_and_runs`) and, in batches of a hundred
+    for all of them at once, its active issue, the runs' issues and, `with_parent`, its parent issue."""
     reads = _triggers_and_runs(found, run_limit)
     wanted = {newest.issue_id for routine in found if (newest := routine.newest_open_issue)}
     wanted |= {run.linked_issue_id for _, recent in reads for run in recent if run.linked_issue_id}
@@ -273,14 +272,20 @@ def details_of(found: list[Routine], run_limit: int, with_parent: bool = False) 
 
 
 def _triggers_and_runs(found: list[Routine], run_limit: int) -> list[tuple[list[Trigger], list[Run]]]:
-    """Each routine's triggers and latest runs in batches; what the batches cannot answer is queried, a
-    routine at a time in parallel."""
+    """Each routine's triggers and latest runs. With one run each (lists, status), in batches, querying only
+    what the batches cannot answer; with more, a query each for both, in parallel."""
+    if run_limit != 1:
+        return list(_POOL.map(lambda routine: _queried(routine, run_limit), found))
     triggers = current_triggers_of(found)
-    latest = _last_runs(found) if run_limit == 1 else {}
+    latest = _last_runs(found)
     queried = [routine for routine in found if routine.id not in latest]
-    listed = _POOL.map(lambda routine: _runs_of(routine, run_limit), queried)
+    listed = _POOL.map(lambda routine: runs.list_runs(routine.id, 1), queried)
     latest.update(zip((routine.id for routine in queried), listed, strict=True))
     return [(triggers[routine.id], latest[routine.id]) for routine in found]
+
+
+def _queried(routine: Routine, run_limit: int) -> tuple[list[Trigger], list[Run]]:
+    return routines.list_triggers(routine.id), runs.list_runs(routine.id, run_limit)
 
 
 def _last_runs(found: list[Routine]) -> dict[str, list[Run]]:
@@ -291,12 +296,6 @@ def _last_runs(found: list[Routine]) -> dict[str, list[Run]]:
     latest = {routine_id: [run] for routine_id, run in read.items()}
     latest.update({routine.id: [] for routine in found if routine.runs_tracked and not routine.last_run_id})
     return latest
-
-
-def _runs_of(routine: Routine, run_limit: int) -> list[Run]:
-    if routine.runs_tracked and not routine.last_run_id:
-        return []
-    return runs.list_runs(routine.id, run_limit)
 
 
 def _active_issue(routine: Routine, linked: dict[str, Issue]) -> Issue | None:
@@ -311,7 +310,7 @@ def _summaries(found: list[Run], triggers: list[Trigger], linked: dict[str, Issu
 
 def list_routines(principal: Principal, company_id: str, query: RoutineQuery) -> Page[RoutineDetail]:
     """One page of the company's routines, newest change first, each with its triggers, last run and active
-    issue: two queries per routine and one batch read per hundred issues."""
+    issue: batch reads of a hundred (revisions, triggers, last runs, issues), whatever the page's size."""
     get_company(principal, company_id)
     page = routines.routine_page(company_id, query)
     return Page(details_of(page.items, 1), page.next_cursor)
