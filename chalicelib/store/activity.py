@@ -11,7 +11,7 @@ import secrets
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.gate import Activity, ScopeActivity
-from chalicelib.store.tables import DirectoryItem
+from chalicelib.store.tables import DirectoryItem, read_many
 from chalicelib.store.tx import Tx
 
 SHARDS = 8
@@ -56,7 +56,7 @@ def scope_activity(company_id: str, project_id: str | None) -> ScopeActivity:
     origin), and the latest external activity the latest of theirs.
     """
     keys = [(company_id, _shard(_sk(project_id), shard)) for shard in range(SHARDS)]
-    items = list(DirectoryItem.batch_get(keys, consistent_read=True))
+    items = read_many(DirectoryItem, keys)
     if not items:
         return ScopeActivity()
     last = max(items, key=lambda item: item.activityAt or "")

@@ -15,7 +15,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, set_or_remove, to_item
-from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem, read
+from chalicelib.store.tables import ApiKeyItem, ClaimItem, DirectoryItem, read, read_many
 from chalicelib.store.tx import Tx
 
 COMPANY = "COMPANY"
@@ -77,7 +77,7 @@ def get_members(company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]) 
     kinds = {_sk(cls, entity_id): cls for cls, entity_id in wanted}
     if not kinds:
         return []
-    items = DirectoryItem.batch_get([(company_id, sk) for sk in sorted(kinds)], consistent_read=True)
+    items = read_many(DirectoryItem, [(company_id, sk) for sk in kinds])
     return [_member(kinds[item.sk], item) for item in items]
 
 
@@ -105,8 +105,7 @@ def set_project_pause(project: Project) -> None:
 
 def paused_projects(projects: set[tuple[str, str]]) -> frozenset[str]:
     """Which of these (company id, project id) projects are paused: consistent batches of a hundred."""
-    keys = [(company_id, _sk(Project, project_id)) for company_id, project_id in sorted(projects)]
-    items = DirectoryItem.batch_get(keys, consistent_read=True)
+    items = read_many(DirectoryItem, [(company_id, _sk(Project, project_id)) for company_id, project_id in projects])
     return frozenset(item.sk.split("#", 1)[1] for item in items if item.pausedAt)
 
 

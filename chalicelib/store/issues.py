@@ -23,7 +23,17 @@ from chalicelib.domain.workflow import RunFollows, failure_reason
 from chalicelib.store import activity
 from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.pages import BY_UPDATE, Page, query_page
-from chalicelib.store.tables import LAYOUT, ClaimItem, CommentItem, DirectoryItem, IssueItem, RoutineItem, RunItem, read
+from chalicelib.store.tables import (
+    LAYOUT,
+    ClaimItem,
+    CommentItem,
+    DirectoryItem,
+    IssueItem,
+    RoutineItem,
+    RunItem,
+    read,
+    read_many,
+)
 from chalicelib.store.tx import Tx, TxCancelled
 
 
@@ -50,7 +60,7 @@ def get_issue(issue_id: str) -> Issue | None:
 
 def get_issues(issue_ids: set[str]) -> dict[str, Issue]:
     """Issues by id, read consistently in batches of a hundred."""
-    return {item.id: _issue(item) for item in IssueItem.batch_get(sorted(issue_ids), consistent_read=True)}
+    return {item.id: _issue(item) for item in read_many(IssueItem, issue_ids)}
 
 
 def identifier_claim(issue: Issue) -> ClaimItem:
@@ -61,7 +71,7 @@ def identifier_claim(issue: Issue) -> ClaimItem:
 def find_identifier(company_ids: Iterable[str], identifier: str) -> str | None:
     """The id of the issue of one of these companies with this (upper-case) identifier, read consistently."""
     keys = [_identifier_key(company_id, identifier) for company_id in company_ids]
-    found = [item.targetId for item in ClaimItem.batch_get(keys, consistent_read=True) if item.targetId]
+    found = [item.targetId for item in read_many(ClaimItem, keys) if item.targetId]
     return min(found, default=None)
 
 

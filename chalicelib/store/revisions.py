@@ -6,7 +6,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import Revision
 from chalicelib.store.mapping import from_item, to_item
-from chalicelib.store.tables import ClaimItem, RevisionItem, RoutineItem, read
+from chalicelib.store.tables import ClaimItem, RevisionItem, RoutineItem, read, read_many
 from chalicelib.store.tx import Tx
 
 LISTED = 100
@@ -75,8 +75,7 @@ def get_numbered(routine_id: str, number: int) -> Revision | None:
 
 def get_many_numbered(keys: set[tuple[str, int]]) -> dict[str, Revision]:
     """Revisions by (routine id, number), read consistently in batches of a hundred, by routine id."""
-    items = RevisionItem.batch_get(sorted(keys), consistent_read=True)
-    return {item.routineId: _revision(item) for item in items}
+    return {item.routineId: _revision(item) for item in read_many(RevisionItem, keys)}
 
 
 def _lookup_key(revision_id: str) -> str:

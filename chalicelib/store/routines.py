@@ -20,7 +20,7 @@ from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.mapping import from_item, to_item, update_actions
 from chalicelib.store.pages import BY_UPDATE, Page, query_page
 from chalicelib.store.revisions import add_revision, append_revision, latest_is
-from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem, read
+from chalicelib.store.tables import LAYOUT, ClaimItem, RoutineItem, TriggerItem, read, read_many
 from chalicelib.store.tx import MAX_ITEMS, Tx, TxCancelled, TxContended
 
 
@@ -35,8 +35,7 @@ def get_routine(routine_id: str) -> Routine | None:
 
 def get_routines(routine_ids: set[str]) -> dict[str, Routine]:
     """Routines by id, read consistently in batches of a hundred."""
-    items = RoutineItem.batch_get(sorted(routine_ids), consistent_read=True)
-    return {item.id: _routine(item) for item in items}
+    return {item.id: _routine(item) for item in read_many(RoutineItem, routine_ids)}
 
 
 def list_routines(company_id: str, project_id: str | None = None) -> list[Routine]:
@@ -160,8 +159,7 @@ def get_trigger(trigger_id: str) -> Trigger | None:
 
 def get_triggers(trigger_ids: list[str]) -> dict[str, Trigger]:
     """Triggers by id, read consistently in batches of a hundred (duplicate ids are read once)."""
-    items = TriggerItem.batch_get(sorted(set(trigger_ids)), consistent_read=True)
-    return {item.id: _trigger(item) for item in items}
+    return {item.id: _trigger(item) for item in read_many(TriggerItem, trigger_ids)}
 
 
 def list_triggers(routine_id: str) -> list[Trigger]:

@@ -31,6 +31,7 @@ from chalicelib.store.tables import (
     RunItem,
     TriggerItem,
     read,
+    read_many,
 )
 from chalicelib.store.tx import Tx, TxCancelled, TxContended
 
@@ -253,8 +254,7 @@ def get_run(routine_id: str, run_id: str) -> Run | None:
 
 def get_runs(keys: set[tuple[str, str]]) -> dict[str, Run]:
     """Runs by (routine id, run id), read consistently in batches of a hundred, by routine id."""
-    items = RunItem.batch_get(sorted(keys), consistent_read=True)
-    return {item.routineId: _run(item) for item in items}
+    return {item.routineId: _run(item) for item in read_many(RunItem, keys)}
 
 
 def list_runs(routine_id: str, limit: int) -> list[Run]:

@@ -4,6 +4,7 @@ Importing this module binds nothing: `bind(settings)` (called by `runtime.config
 `<prefix>-<name>` and points every model at the configured endpoint.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -366,6 +367,12 @@ def read(model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
         return model.get(hash_key, range_key, consistent_read=True)
     except model.DoesNotExist:
         return None
+
+
+def read_many(model: type[M], keys: Iterable[Any]) -> list[M]:
+    """The items that exist among these keys (hash keys, or (hash, range) pairs), read consistently in
+    batches of a hundred; each key is read once, in key order."""
+    return list(model.batch_get(sorted(set(keys)), consistent_read=True))
 
 
 @dataclass(frozen=True)
