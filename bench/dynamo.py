@@ -35,7 +35,9 @@ class Tally:
 
 
 def clients() -> list[Any]:
-    return [model._get_connection().connection.client for model in ALL_TABLES]
+    """The botocore clients of the tables, each once (they share one: `store.tables.bind`)."""
+    found = {id(client): client for client in (model._get_connection().connection.client for model in ALL_TABLES)}
+    return list(found.values())
 
 
 class Meter:

@@ -273,14 +273,16 @@ def details_of(found: list[Routine], run_limit: int, with_parent: bool = False) 
 
 def _triggers_and_runs(found: list[Routine], run_limit: int) -> list[tuple[list[Trigger], list[Run]]]:
     """Each routine's triggers and latest runs. With one run each (lists, status), in batches, querying only
-    what the batches cannot answer; with more, a query each for both, in parallel."""
+    what the batches cannot answer, the triggers' reads beside the runs'; with more, a query each for both, in
+    parallel."""
     if run_limit != 1:
         return list(_POOL.map(lambda routine: _queried(routine, run_limit), found))
-    triggers = current_triggers_of(found)
+    current = _POOL.submit(current_triggers_of, found)
     latest = _last_runs(found)
     queried = [routine for routine in found if routine.id not in latest]
     listed = _POOL.map(lambda routine: runs.list_runs(routine.id, 1), queried)
     latest.update(zip((routine.id for routine in queried), listed, strict=True))
+    triggers = current.result()
     return [(triggers[routine.id], latest[routine.id]) for routine in found]
 
 

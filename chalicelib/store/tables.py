@@ -396,6 +396,22 @@ LAYOUT = [Layout()]
 _NAMES = {model: model.Meta.table_name.removeprefix(f"{UNBOUND}-") for model in ALL_TABLES}
 
 
+def _share_one_connection() -> None:
+    """Points every table at one pynamodb `Connection`, so the process makes one botocore client, not one per
+    table: each costs tens of milliseconds (a new session loads the service model), paid on each table's first
+    request in every Lambda container and by every `routines` command. The tables share region, endpoint, keys
+    and client settings (`_TableMeta`), so one client serves them all.
+
+    The one private access, as in `store.tx`: pynamodb has no public setter for a model's connection. Nothing
+    connects here; the client is still made on first use."""
+    shared = ClaimItem._get_connection().connection
+    for model in ALL_TABLES:
+        table = model._get_connection()
+        if table.connection is not shared:
+            shared.add_meta_table(table.get_meta_table())  # what the table's own connection knew of its schema
+            table.connection = shared
+
+
 def name_of(model: type[Model]) -> str:
     """A table's name without its prefix: `runs`, `api-keys`..."""
     return _NAMES[model]
@@ -411,5 +427,6 @@ def bind(settings: Settings) -> None:
         meta.aws_access_key_id = settings.access_key_id
         meta.aws_secret_access_key = settings.secret_access_key
         model._connection = None  # pynamodb makes a client on first use; drop one made for earlier settings
+    _share_one_connection()
     retention = settings.run_retention_days * 86400 if settings.run_retention_days else None
     LAYOUT[0] = Layout(due_shards=settings.due_shards, run_retention_seconds=retention)

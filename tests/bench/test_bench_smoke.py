@@ -25,6 +25,7 @@ def test_every_benchmark_reports_its_figures_and_targets(results: dict[str, dict
         "cron_next_fire",
         "cold_start",
         "api_latency",
+        "status_speed",
     ]
     for result in results.values():
         assert all(isinstance(met, bool) for met in result.get("targets", {}).values())
@@ -78,3 +79,9 @@ def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, A
     assert "## 1. Tick cost vs stored triggers" in text
     assert "### Logging and metrics: our writer or aws-lambda-powertools" in text
     assert (tmp_path / "tick_cost.png").stat().st_size > 0
+
+
+def test_status_speed_times_the_whole_command_over_every_routine(results: dict[str, dict[str, Any]]) -> None:
+    status = results["status_speed"]
+    assert status["rowsShown"] == suite.TINY.status.routines
+    assert status["statusSeconds"] > 0 and status["startupSeconds"] > 0
