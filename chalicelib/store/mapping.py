@@ -5,7 +5,7 @@ beside the others; reading builds it back when the item has every field it requi
 """
 
 import functools
-from dataclasses import MISSING, Field, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_type_hints
 
@@ -27,16 +27,14 @@ def to_item(model: type[M], value: Any, **overrides: Any) -> M:
 def from_item(cls: type[T], item: Model, **overrides: Any) -> T:
     """The domain value an item holds; an absent attribute leaves the field's default."""
     values: dict[str, Any] = {}
-    for field in fields(cls):  # type: ignore[arg-type]
-        if field.name in overrides:
+    for slot in _slots(cls):
+        if slot.name in overrides:
             continue
-        hint = _hints(cls)[field.name]
-        nested = _nested_class(hint)
-        raw = _read_nested(nested, item) if nested else getattr(item, _camel(field.name), None)
+        raw = _read_nested(slot.nested, item) if slot.nested else getattr(item, slot.attribute, None)
         if raw is not None:
-            values[field.name] = _typed(hint, raw)
-        elif not _has_default(field):
-            values[field.name] = None
+            values[slot.name] = slot.enum(raw) if slot.enum else raw
+        elif slot.required:
+            values[slot.name] = None
     return cls(**values, **overrides)
 
 
@@ -59,49 +57,66 @@ def set_or_remove(attribute: Attribute[Any], value: Any) -> Action:
 
 def _flat(value: Any) -> dict[str, Any]:
     flat: dict[str, Any] = {}
-    for field in fields(value):
-        held = getattr(value, field.name)
+    for slot in _slots(type(value)):
+        held = getattr(value, slot.name)
         if is_dataclass(held):
             flat.update(_flat(held))
-        elif held is not None or not _nested_class(_hints(type(value))[field.name]):
-            flat[_camel(field.name)] = _stored(held)
+        elif held is not None or not slot.nested:
+            flat[slot.attribute] = _stored(held)
     return flat
 
 
 def _read_nested(cls: type, item: Model) -> Any:
     """The nested value, or None when the item lacks one of its required fields."""
-    required = [field for field in fields(cls) if not _has_default(field)]
-    if any(getattr(item, _camel(field.name), None) is None for field in required):
+    if any(getattr(item, slot.attribute, None) is None for slot in _slots(cls) if slot.required):
         return None
     return from_item(cls, item)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """How one field of a domain class is stored: worked out once per class, not per item read."""
+
+    name: str
+    attribute: str
+    nested: type | None  # a dataclass stored flat beside the other fields
+    enum: type[Enum] | None  # stored by its value
+    required: bool  # no default: an absent attribute reads as None
+
+
+_SLOTS: dict[type, tuple[_Slot, ...]] = {}
+
+
+def _slots(cls: type) -> tuple[_Slot, ...]:
+    if cls not in _SLOTS:
+        hints = get_type_hints(cls)
+        _SLOTS[cls] = tuple(
+            _Slot(
+                field.name,
+                _camel(field.name),
+                _nested_class(hints[field.name]),
+                _enum_class(hints[field.name]),
+                not _has_default(field),
+            )
+            for field in fields(cls)
+        )
+    return _SLOTS[cls]
 
 
 def _nested_class(hint: Any) -> type | None:
     return next((kind for kind in get_args(hint) or (hint,) if isinstance(kind, type) and is_dataclass(kind)), None)
 
 
+def _enum_class(hint: Any) -> type[Enum] | None:
+    return next((kind for kind in get_args(hint) or (hint,) if isinstance(kind, type) and issubclass(kind, Enum)), None)
+
+
 def _stored(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _typed(hint: Any, raw: Any) -> Any:
-    for kind in get_args(hint) or (hint,):
-        if isinstance(kind, type) and issubclass(kind, Enum):
-            return kind(raw)
-    return raw
-
-
 def _has_default(field: Field[Any]) -> bool:
     return field.default is not MISSING or field.default_factory is not MISSING
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = get_type_hints(cls)
-    return _HINTS[cls]
 
 
 @functools.cache
