@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import runtime
-from chalicelib.domain.errors import RateLimited
-from chalicelib.services.ratelimit import WINDOW_SECONDS, Allowance, admit_delivery, count_delivery
+from chalicelib.domain.errors import RateLimited, Unauthorized
+from chalicelib.domain.models import Run
+from chalicelib.services.ratelimit import WINDOW_SECONDS, Admission, Allowance, admit_delivery, count_delivery
+from chalicelib.services.webhooks import receive_webhook
 from chalicelib.settings import WebhookLimits
-from chalicelib.store.tables import ClaimItem
+from chalicelib.store.tables import ClaimItem, read
 from tests.support import World
 
 
@@ -131,3 +133,52 @@ def test_an_id_whose_authenticated_allowance_is_spent_refuses_before_authenticat
         _authenticated("spent-id", "203.0.113.11", now, limits)
     with pytest.raises(RateLimited):
         admit_delivery("spent-id", "203.0.113.12", now, limits)
+
+
+def _windows(public_id: str, address: str, now: datetime) -> tuple[int, int, int]:
+    """The hits of the id's own window, its (id, address) window and the address's window."""
+    start = int(now.timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
+    keys = (f"rate#id#{public_id}#{start}", f"rate#sender#{public_id}#{address}#{start}", f"rate#ip#{address}#{start}")
+    items = [read(ClaimItem, key) for key in keys]
+    return tuple(int(item.hits or 0) if item else 0 for item in items)  # type: ignore[return-value]
+
+
+def _receive(public_id: str, secret: str, admission: Admission, now: datetime) -> Run:
+    headers = {"authorization": f"Bearer {secret}"}
+    return receive_webhook(admission, headers, b"{}", lambda: {}, None, now, runtime.new_id)
+
+
+def test_a_delivery_that_fires_counts_in_all_three_windows_and_a_refused_one_in_two(world: World) -> None:
+    _, public_id, secret = _webhook(world)
+    now, limits = runtime.now(), WebhookLimits(30, 120)
+    _receive(public_id, secret, admit_delivery(public_id, "192.0.2.40", now, limits), now)
+    assert _windows(public_id, "192.0.2.40", now) == (1, 1, 1)
+    with pytest.raises(Unauthorized):
+        _receive(public_id, "wrong", admit_delivery(public_id, "192.0.2.41", now, limits), now)
+    assert _windows(public_id, "192.0.2.41", now) == (1, 1, 1)  # the id's own window kept its one hit
+
+
+def test_a_window_filled_after_admission_refuses_the_dispatch_and_fires_nothing(world: World) -> None:
+    routine_id, public_id, secret = _webhook(world)
+    now, limits = runtime.now(), WebhookLimits(per_id=3, per_ip=120)
+    admission = admit_delivery(public_id, "192.0.2.50", now, limits)
+    start = int(now.timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
+    ClaimItem(f"rate#id#{public_id}#{start}", hits=3, expiresAt=start + 2 * WINDOW_SECONDS).save()  # racers won
+
+    with pytest.raises(RateLimited) as refused:
+        _receive(public_id, secret, admission, now)
+
+    assert refused.value.limit == 3
+    assert world.board.get(f"/routines/{routine_id}/runs").json() == []
+    assert _windows(public_id, "192.0.2.50", now) == (3, 0, 0)  # the cancelled transaction added nothing
+
+
+def test_a_wrong_secret_over_the_limit_answers_429_as_a_right_one_would(world: World) -> None:
+    _, public_id, _ = _webhook(world)
+    now, limits = runtime.now(), WebhookLimits(per_id=3, per_ip=120)
+    admission = admit_delivery(public_id, "192.0.2.60", now, limits)
+    start = int(now.timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
+    ClaimItem(f"rate#sender#{public_id}#192.0.2.60#{start}", hits=3, expiresAt=start + 2 * WINDOW_SECONDS).save()
+
+    with pytest.raises(RateLimited):
+        _receive(public_id, "a guess", admission, now)
