@@ -222,7 +222,7 @@ def _handle(bp: Blueprint, operation: Operation, view: Callable[..., Any], param
 def _invoke(operation: Operation, view: Callable[..., Any], call: Call, params: dict[str, str]) -> Any:
     """Every route but the public ones authenticates before anything else (401 first), then reads its body."""
     if not operation.public:
-        call.principal = authenticate(call.header("authorization"))
+        call.principal = authenticate(call.header("authorization"), call.now)
     if operation.parses_body:
         return view(call, **params, body=_parse(operation.request, call))
     return view(call, **params)
