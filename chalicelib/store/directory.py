@@ -78,7 +78,22 @@ def get_members(company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]) 
     kinds = {_sk(cls, entity_id): cls for cls, entity_id in wanted}
     if not kinds:
         return []
-    items = read_many(DirectoryItem, [(company_id, sk) for sk in kinds])
+    return _members(kinds, read_many(DirectoryItem, [(company_id, sk) for sk in kinds]))
+
+
+def get_company_with(
+    company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]
+) -> tuple[Company | None, list[AnyMember]]:
+    """The company and these of its agents, projects or goals, read consistently in one request."""
+    kinds = {_sk(cls, entity_id): cls for cls, entity_id in wanted}
+    if not kinds:
+        return get_company(company_id), []
+    items = read_many(DirectoryItem, [(company_id, COMPANY), *((company_id, sk) for sk in kinds)])
+    company = next((_company(item) for item in items if item.sk == COMPANY), None)
+    return company, _members(kinds, [item for item in items if item.sk != COMPANY])
+
+
+def _members(kinds: dict[str, type[AnyMember]], items: Iterable[DirectoryItem]) -> list[AnyMember]:
     return [_member(kinds[item.sk], item) for item in items]
 
 
