@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.models import Principal
+from chalicelib.settings import load_settings
 from chalicelib.store.directory import Principals
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -54,3 +55,8 @@ def test_past_its_capacity_the_oldest_key_goes_first() -> None:
         cache.lookup(name, T0, Reads(_board(name)))
     assert cache.lookup("a", T0, Reads(None)) is None
     assert cache.lookup("c", T0, Reads(None)) == _board("c")
+
+
+def test_the_bound_is_30_seconds_unless_the_environment_says_otherwise() -> None:
+    assert load_settings({}).key_cache_seconds == 30
+    assert load_settings({"ROUTINES_KEY_CACHE_SECONDS": "0"}).key_cache_seconds == 0
