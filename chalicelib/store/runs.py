@@ -96,9 +96,8 @@ def write_issue_run(
     """Creates the execution issue and its run, adding the issue to the routine's open set; the creation is
     activity of the routine's own work, and the run opens the routine's activity-gate window.
 
-    With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them).
-    Each of `windows` (a webhook delivery's rate-limit counters) gains a hit with it, or a full one cancels it.
-    """
+    With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them);
+    each of `windows` (a webhook delivery's rate-limit counters) gains a hit, or a full one cancels it all."""
     entry = OpenIssue(issue.id, run.id, issue.origin_fingerprint).encode()
     condition = RoutineItem.version == routine.version
     if exclusive:
