@@ -149,7 +149,28 @@ routine with no open issue (the common path: it creates an issue).
 |---|---:|---:|---|
 {_request_row("manual run (`load_routine` + `run_routine` → `start_run`)", r, "startRun")}
 {_request_row("scheduled (`dispatch_due`, per due trigger)", r, "scheduled")}
-{NOTES["requests"]}"""
+{NOTES["requests"]}
+
+### Per route, authentication included
+
+Through the real handler (`chalice.test.Client` over `app`), {r["routeCalls"]} calls of each route, the most
+common count. Warm: the key was seen in the last {r["keyCacheSeconds"]} s (`key_cache_seconds`), the common path;
+cold: the key cache emptied before each call, as in a new Lambda container.
+
+| route | warm | cold, board key | cold, agent key | warm, by operation (mean per call) |
+|---|---:|---:|---:|---|
+{_route_rows(r)}
+{NOTES["routes"]}"""
+
+
+def _route_rows(r: Result) -> str:
+    labels = {"createRoutine": "create routine", "manualRun": "manual run", "signedWebhook": "signed webhook"}
+    rows = []
+    for route, label in labels.items():
+        cold = [r["routesCold"].get(f"{route}.{key}", "no key") for key in ("boardKey", "agentKey")]
+        warm = f"**{r['routesWarm'][route]}**"
+        rows.append(f"| {label} | {warm} | {cold[0]} | {cold[1]} | {_ops(r['routesWarmByOperation'][route])} |")
+    return "\n".join(rows)
 
 
 def _request_row(label: str, r: Result, key: str) -> str:
@@ -291,8 +312,7 @@ request mix row is the single-trigger path (`dispatch_due`: two GetItems, then t
     "requests": """
 A manual run's common path is the routine's GetItem (`load_routine`) and one TransactWriteItems. The mean is a
 little over 2 because issue identifiers are reserved 20 at a time with one UpdateItem on the company, so 1
-firing in 20 makes that third request. Over HTTP the run view also reads the API key (one GetItem, not counted
-here: it is authentication, not `start_run`).
+firing in 20 makes that third request. Over HTTP the run view also authenticates: see the routes below.
 
 A scheduled firing through `dispatch_due` (one trigger, as a test or a retry would) costs 3: the trigger's
 consistent re-read (the `due` index entry may be stale or behind a pause; a stale entry must cost a read, never a
@@ -300,6 +320,18 @@ duplicate), the routine's read, and one transaction that writes routine, issue, 
 the trigger together. The tick dispatches through `dispatch_all`, which reads triggers and routines in
 consistent batches of 100: per due trigger that is one transaction plus a fiftieth of a BatchGetItem, and the
 find step's Query per shard (see the full tick's requests in section 1).""",
+    "routes": """
+Where the requests went. An API key's principal is kept in memory for `key_cache_seconds` (30 s) after it is
+read: a warm key costs nothing, a cold board key one GetItem, a cold agent key two (the key, then its agent, as
+a terminated agent's keys must stop working). The bound is what a revocation or termination made by another
+process waits at most; the process that makes it forgets the key at once. Creating a routine reads its company,
+project, goal and assignee in one BatchGetItem (they share the company's partition) before its transaction. A
+signed webhook reads, in one BatchGetItem of the claims table, its `public#` item, which carries a copy of the
+trigger's configuration written in the same transactions as the trigger, and its three rate-limit windows; then
+the routine (consistent GetItem); then the dispatch transaction, whose conditional updates add the delivery's
+hits only while each window has room, so the limit holds under concurrency with no request of its own. A
+delivery that fires nothing (bad signature, unknown id, inactive trigger) sends its hits in one transaction
+of their own: one request more, off the common path.""",
     "cron": """
 A measurement showed the need for the one code change this benchmark made. Before it, `parse_schedule` +
 `next_fire_after` ran at 2.1 times croniter's speed: half our time went to validating the stored expression
@@ -329,13 +361,15 @@ costs some outside the app, and would be one more runtime dependency packaged in
 our writer is about 100 lines, writes the same EMF document with the dimensions we choose per metric, and
 leaves one logging path.""",
     "api": """
-Every route does more DynamoDB work than the trivial one (its requests per call are in the JSON line:
-authentication is one of them everywhere): creating a routine also checks the assignee and writes the routine,
-a manual run reads the routine and sends the dispatch transaction, and a webhook delivery is counted in two
-rate-limit windows (per public id and per address: an UpdateItem each), resolves its public id, reads the
-trigger and the routine and sends the transaction with its replay claim. The p50 ratios follow those counts. A
-p99 of a few hundred samples is the handful of slowest requests of each kind and mostly shows the machine's
-noise: a p99 ratio below 1 means the trivial route met the worst of it.
+Every route does more DynamoDB work than the trivial one (its requests per call, with the key cache warm, are in
+the JSON line; section 3 has them by operation, cold too): the trivial route reads the companies in one
+BatchGetItem; creating a routine reads its company with the assignee in one BatchGetItem and writes the routine
+with its revision in one transaction; a manual run reads the routine and sends the dispatch transaction; a signed
+webhook delivery reads its public id's item (which holds a copy of the trigger) with its three rate-limit
+windows in one BatchGetItem, reads the routine, and sends the dispatch transaction, which also carries the
+replay claim and the windows' hits. A warm API key costs no request. A p99 of a few hundred samples is the
+handful of slowest requests of each kind and mostly shows the machine's noise: a p99 ratio below 1 means the
+trivial route met the worst of it.
 
 Why each request uses its own connection: on a kept-alive connection the Chalice dev server answers after a
 ~40 ms stall (headers and body go out as two segments with Nagle's algorithm on, and the client delays its

@@ -24,7 +24,7 @@ FULL = Plan()
 TINY = Plan(
     tick_cost.Sizes(stored=(20, 40), due=5, find_reps=2, tick_reps=1, warmup=0),
     dispatch_rate.Sizes(triggers=6, reps=1, blocks=2),
-    request_count.Sizes(runs=3),
+    request_count.Sizes(runs=3, route_calls=2),
     cron_speed.Sizes(triggers=40, reps=1),
     cold_start.Sizes(runs=1),
     api_latency.Sizes(clients=2, rounds=1, iterations=2),

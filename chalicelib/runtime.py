@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from chalicelib import observability
 from chalicelib.domain.ids import Uuid7Factory
 from chalicelib.settings import Settings
-from chalicelib.store import tables
+from chalicelib.store import directory, tables
 
 new_id = Uuid7Factory(time.time_ns)
 _configured: list[Settings] = []
@@ -23,6 +23,7 @@ class NotConfigured(RuntimeError):
 def configure(settings: Settings) -> Settings:
     """Points the tables, logs and metrics at `settings`; later calls replace earlier ones."""
     tables.bind(settings)
+    directory.PRINCIPALS.configure(settings.key_cache_seconds)
     observability.configure(settings.log_level, settings.emit_metrics, settings.metrics_namespace)
     _configured[:] = [settings]
     return settings

@@ -32,6 +32,9 @@ class Settings:
     issues_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/routines-dev-issues/stream/local"
     wake_allow_hosts: frozenset[str] = frozenset()
     run_retention_days: int | None = None
+    # How long a process answers for an API key from memory: the bound on a revocation or termination made
+    # by another process (the process that makes it forgets the key at once). 0 reads every time.
+    key_cache_seconds: int = 30
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -60,6 +63,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         issues_stream_arn=env.get("ROUTINES_ISSUES_STREAM_ARN") or default.issues_stream_arn,
         wake_allow_hosts=_hosts(env.get("ROUTINES_WAKE_ALLOW_HOSTS", "")),
         run_retention_days=_days(env.get("ROUTINES_RUN_RETENTION_DAYS", "")),
+        key_cache_seconds=int(env.get("ROUTINES_KEY_CACHE_SECONDS", default.key_cache_seconds)),
     )
 
 

@@ -213,7 +213,8 @@ def _handle(bp: Blueprint, operation: Operation, view: Callable[..., Any], param
         error: Exception | None = None
     except Exception as exc:
         response, error = _failure(exc), exc
-    response.headers.update(call.response_headers)
+    # An error's own headers (a 429's allowance) win over what the view set before it failed.
+    response.headers = {**call.response_headers, **response.headers}
     _record(call, operation, params, response.status_code, error, result, time.perf_counter() - started)
     return response
 
@@ -221,7 +222,7 @@ def _handle(bp: Blueprint, operation: Operation, view: Callable[..., Any], param
 def _invoke(operation: Operation, view: Callable[..., Any], call: Call, params: dict[str, str]) -> Any:
     """Every route but the public ones authenticates before anything else (401 first), then reads its body."""
     if not operation.public:
-        call.principal = authenticate(call.header("authorization"))
+        call.principal = authenticate(call.header("authorization"), call.now)
     if operation.parses_body:
         return view(call, **params, body=_parse(operation.request, call))
     return view(call, **params)

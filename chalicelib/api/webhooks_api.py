@@ -30,13 +30,16 @@ def fire_webhook(call: Call, publicId: str) -> responses.Run:
     JSON object; it becomes the run's `triggerPayload`, and its top-level keys (and `variables`) fill the
     routine's variables.
     """
-    # Counted before anything else, rejected deliveries too; every answer carries the allowance left.
-    limits = runtime.settings().webhook_limits
-    allowance = ratelimit.admit_delivery(publicId, call.client_ip, call.now, limits)
-    call.response_headers.update(allowance.headers())
-    delivery = webhooks.verify_webhook(publicId, dict(call.request.headers), call.raw_body, call.now)
-    allowance = ratelimit.admit_authenticated(publicId, call.now, limits, allowance)
-    call.response_headers.update(allowance.headers())
-    payload = call.json_object("Webhook body", MAX_PAYLOAD_BYTES)
-    run = webhooks.fire_webhook(delivery, payload, call.header("Idempotency-Key"), call.now, runtime.new_id)
+    # Admitted before anything else; every answer carries the allowance left.
+    admission = ratelimit.admit_delivery(publicId, call.client_ip, call.now, runtime.settings().webhook_limits)
+    call.response_headers.update(admission.allowance.headers())
+    run = webhooks.receive_webhook(
+        admission,
+        dict(call.request.headers),
+        call.raw_body,
+        lambda: call.json_object("Webhook body", MAX_PAYLOAD_BYTES),
+        call.header("Idempotency-Key"),
+        call.now,
+        runtime.new_id,
+    )
     return responses.Run.of(run)

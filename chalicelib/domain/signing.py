@@ -22,6 +22,7 @@ DEFAULT_REPLAY_WINDOW_SEC = 300
 # Senders stamp in seconds or milliseconds; 10**12 s is ~31,700 years out, larger is ms.
 _MILLISECONDS_ABOVE = 10**12
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_PUBLIC_ID = re.compile(r"[0-9a-f]{24}")
 
 
 class SigningMode(StrEnum):
@@ -88,6 +89,11 @@ def new_secret() -> str:
 def new_public_id() -> str:
     """Return a fresh public trigger id: 12 random bytes as 24 lowercase hex."""
     return secrets.token_hex(12)
+
+
+def is_public_id(text: str) -> bool:
+    """Whether `text` has the form of a public trigger id (anything else finds no trigger)."""
+    return _PUBLIC_ID.fullmatch(text) is not None
 
 
 def _verify_bearer(secret: str, headers: Mapping[str, str]) -> None:

@@ -1,7 +1,9 @@
 """API keys and who may do what."""
 
+import functools
 import hashlib
 import secrets
+from datetime import datetime
 
 from chalicelib.domain.errors import Forbidden, Unauthorized
 from chalicelib.domain.models import Agent, AgentStatus, Principal, Routine
@@ -28,14 +30,24 @@ def issue_key(principal_template: Principal, label: str | None, now: str) -> str
     return key
 
 
-def authenticate(authorization: str | None) -> Principal:
-    """The principal of a `Bearer` key; 401 for a missing, unknown or revoked key."""
+def authenticate(authorization: str | None, now: datetime) -> Principal:
+    """The principal of a `Bearer` key; 401 for a missing, unknown or revoked key, or a terminated agent's
+    (another process's revocation or termination takes effect here within `PRINCIPALS`' bound)."""
     scheme, _, key = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not key.startswith((AGENT_KEY_PREFIX, BOARD_KEY_PREFIX)):
         raise Unauthorized("Unauthorized")
-    principal = directory.get_principal(hash_key(key.strip()))
-    if principal is None or (principal.is_agent and _terminated(principal)):
+    key_hash = hash_key(key.strip())
+    principal = directory.PRINCIPALS.lookup(key_hash, now, functools.partial(_live, key_hash))
+    if principal is None:
         raise Unauthorized("Unauthorized")
+    return principal
+
+
+def _live(key_hash: str) -> Principal | None:
+    """The key's principal as stored, if the key is live and not a terminated agent's."""
+    principal = directory.get_principal(key_hash)
+    if principal is None or (principal.is_agent and _terminated(principal)):
+        return None
     return principal
 
 

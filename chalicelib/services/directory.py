@@ -1,6 +1,7 @@
 """Companies, agents, projects, goals and their keys: operated by board keys and `routines admin`."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from chalicelib.domain.wakes import HTTP_ADAPTER
 from chalicelib.services.auth import issue_key, require_agent, require_board, require_company
 from chalicelib.services.commands import AgentAdapter, CreateAgent, PauseProject, UpdateAgent, http_config
 from chalicelib.store import directory, wakes
+from chalicelib.store.directory import AnyMember
 
 
 def default_issue_prefix(name: str) -> str:
@@ -48,11 +50,18 @@ def create_company(
 
 def get_company(principal: Principal, company_id: str) -> Company:
     """The company, if the caller may see it (404 before 403, as for routines)."""
-    company = directory.get_company(company_id) if is_id(company_id) else None
+    return get_company_with(principal, company_id, ())[0]
+
+
+def get_company_with(
+    principal: Principal, company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]
+) -> tuple[Company, list[AnyMember]]:
+    """The company, if the caller may see it, with these of its agents, projects or goals, in one read."""
+    company, members = directory.get_company_with(company_id, wanted) if is_id(company_id) else (None, [])
     if company is None:
         raise NotFound("Company not found")
     require_company(principal, company_id)
-    return company
+    return company, members
 
 
 def list_companies(principal: Principal) -> list[Company]:

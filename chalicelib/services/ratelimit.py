@@ -1,16 +1,25 @@
 """Webhook rate limits over fixed one-minute windows.
 
-Before authentication every delivery counts per client address and per (public id, address), so guessing
-ids or secrets is limited, but only at the guesser's own address. The public id's own allowance counts
-authenticated deliveries only: nobody without the secret can spend it and lock the valid sender out.
+Every delivery counts per client address and per (public id, address), so guessing ids or secrets is limited,
+but only at the guesser's own address. The public id's own allowance counts authenticated deliveries only:
+nobody without the secret can spend it and lock the valid sender out.
+
+Before authentication a delivery reads its windows (in the same BatchGetItem as its public id's trigger) and
+is refused when one is full. Its hits are added by conditional updates that never take a window past its
+limit: in the dispatch transaction itself for a delivery that fires, or in a transaction of their own for one
+that fires nothing (unknown id, bad signature, inactive trigger, bad body, a repeat). A full window at that
+point answers 429 in place of the delivery's own answer, whether its secret was right or not, so deliveries
+racing past the read learn nothing either.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.errors import RateLimited
+from chalicelib.domain.models import Trigger
+from chalicelib.domain.signing import is_public_id
 from chalicelib.settings import WebhookLimits
-from chalicelib.store.ratelimit import count_hit, peek_hits
+from chalicelib.store.ratelimit import Window, WindowFull, count_hits, read_delivery
 
 WINDOW_SECONDS = 60
 _MAX_KEY_PART = 64  # the public id comes straight from the URL
@@ -18,7 +27,7 @@ _MAX_KEY_PART = 64  # the public id comes straight from the URL
 
 @dataclass(frozen=True)
 class Allowance:
-    """What is left of the tighter of the two limits in the current window."""
+    """What is left of the tightest limit in the current window, once this delivery is counted."""
 
     limit: int
     remaining: int
@@ -27,34 +36,49 @@ class Allowance:
         return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining)}
 
 
-def admit_delivery(public_id: str, client_ip: str, now: datetime, limits: WebhookLimits) -> Allowance:
-    """Counts one delivery before authentication; 429 when its address, its (id, address) pair or the id's
-    authenticated allowance is over its limit."""
-    start, expires = _window(now)
-    public_id, client_ip = public_id[:_MAX_KEY_PART], client_ip[:_MAX_KEY_PART]
-    windows = [
-        (limits.per_id, peek_hits(f"rate#id#{public_id}#{start}") + 1),  # as if this one authenticates
-        (limits.per_id, count_hit(f"rate#sender#{public_id}#{client_ip}#{start}", expires)),
-        (limits.per_ip, count_hit(f"rate#ip#{client_ip}#{start}", expires)),
-    ]
-    return _admit(windows, start, now)
+@dataclass(frozen=True)
+class Admission:
+    """A delivery let in before authentication: the trigger its public id finds (None: none), the allowance
+    it leaves, the windows every delivery counts in and the id's own, for authenticated deliveries."""
+
+    trigger: Trigger | None
+    allowance: Allowance
+    shared: tuple[Window, ...]
+    own: Window
+    retry_after: int
+
+    def windows(self, authenticated: bool) -> tuple[Window, ...]:
+        return (*self.shared, self.own) if authenticated else self.shared
+
+    def refusal(self, limit: int) -> RateLimited:
+        return RateLimited("Webhook rate limit exceeded", self.retry_after, limit)
 
 
-def admit_authenticated(public_id: str, now: datetime, limits: WebhookLimits, before: Allowance) -> Allowance:
-    """Counts an authenticated delivery against the public id's own allowance; 429 when it is spent."""
-    start, expires = _window(now)
-    hits = count_hit(f"rate#id#{public_id[:_MAX_KEY_PART]}#{start}", expires)
-    return _admit([(limits.per_id, hits), (before.limit, before.limit - before.remaining)], start, now)
-
-
-def _window(now: datetime) -> tuple[int, int]:
+def admit_delivery(public_id: str, client_ip: str, now: datetime, limits: WebhookLimits) -> Admission:
+    """Reads the trigger of `public_id` with the delivery's windows in one request; 429 when its address, its
+    (id, address) pair or the id's authenticated allowance has no room for it."""
     start = int(now.timestamp()) // WINDOW_SECONDS * WINDOW_SECONDS
-    return start, start + 2 * WINDOW_SECONDS
-
-
-def _admit(windows: list[tuple[int, int]], start: int, now: datetime) -> Allowance:
-    limit, hits = min(windows, key=lambda window: window[0] - window[1])
+    expires = start + 2 * WINDOW_SECONDS
+    named, address = public_id[:_MAX_KEY_PART], client_ip[:_MAX_KEY_PART]
+    own = Window(f"rate#id#{named}#{start}", limits.per_id, expires)
+    shared = (
+        Window(f"rate#sender#{named}#{address}#{start}", limits.per_id, expires),
+        Window(f"rate#ip#{address}#{start}", limits.per_ip, expires),
+    )
+    reads = read_delivery(public_id if is_public_id(public_id) else None, (own, *shared))
+    retry_after = max(1, start + WINDOW_SECONDS - int(now.timestamp()))
+    # As if this delivery authenticates: the id's own allowance counts it then.
+    limit, hits = min(((w.limit, reads.hits.get(w.key, 0) + 1) for w in (own, *shared)), key=lambda w: w[0] - w[1])
+    admission = Admission(reads.trigger, Allowance(limit, max(0, limit - hits)), shared, own, retry_after)
     if hits > limit:
-        retry_after = max(1, start + WINDOW_SECONDS - int(now.timestamp()))
-        raise RateLimited("Webhook rate limit exceeded", retry_after, limit)
-    return Allowance(limit, limit - hits)
+        raise admission.refusal(limit)
+    return admission
+
+
+def count_delivery(admission: Admission, authenticated: bool) -> None:
+    """Counts a delivery that fired nothing (an authenticated one in the id's own allowance too); 429 when a
+    window filled up meanwhile."""
+    try:
+        count_hits(admission.windows(authenticated))
+    except WindowFull as exc:
+        raise admission.refusal(exc.window.limit) from exc

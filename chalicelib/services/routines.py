@@ -28,7 +28,7 @@ from chalicelib.domain.timefmt import to_iso
 from chalicelib.domain.variables import check_defaults, check_schedulable, sync_variables
 from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
-from chalicelib.services.directory import get_company
+from chalicelib.services.directory import get_company, get_company_with
 from chalicelib.services.revisions import current_triggers, current_triggers_of, next_revision, pointing_at, retrying
 from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, issues, revisions, routines, runs
@@ -78,7 +78,8 @@ def create_routine(
     new_id: IdFactory,
 ) -> Routine:
     """Creates a routine; `active` without an assignee is stored as a paused draft."""
-    get_company(principal, company_id)
+    changed = frozenset(command.model_fields_set)
+    _, members = get_company_with(principal, company_id, directory_refs(command, changed))
     if principal.is_agent and command.assignee_agent_id != principal.agent_id:
         raise Forbidden("Agents can only manage routines assigned to themselves")
     stamp = to_iso(now)
@@ -96,7 +97,7 @@ def create_routine(
     routine = _with_variables(routine)
     if routine.status == RoutineStatus.active and routine.assignee_agent_id is None:
         routine = replace(routine, status=RoutineStatus.paused)
-    check_references(routine, frozenset(command.model_fields_set))
+    check_references(routine, changed, members)
     revision = next_revision(routine, (), CREATED, principal, now, new_id)
     routine = pointing_at(routine, revision)
     routines.put_routine(routine, revision)
@@ -196,34 +197,56 @@ def _index_triggers(routine: Routine, now: datetime) -> None:
             routines.unindex_if_inactive(trigger)
 
 
-def check_references(routine: Routine, changed: frozenset[str]) -> None:
-    """The project, goal, parent issue and assignee the caller named must exist in the routine's company."""
-    company_id = routine.company_id
-    if "project_id" in changed and routine.project_id:
-        _check_directory_ref(Project, company_id, routine.project_id)
-    if "goal_id" in changed and routine.goal_id:
-        _check_directory_ref(Goal, company_id, routine.goal_id)
+Ref = tuple[type[directory.AnyMember], str]
+_DIRECTORY_REFS: tuple[tuple[str, type[directory.AnyMember]], ...] = (
+    ("project_id", Project),
+    ("goal_id", Goal),
+    ("assignee_agent_id", Agent),
+)
+
+
+def directory_refs(named: CreateRoutine | Routine, changed: frozenset[str]) -> list[Ref]:
+    """The project, goal and assignee the caller named (`changed`), as directory `(kind, id)` pairs."""
+    return [(kind, ref) for field, kind in _DIRECTORY_REFS if field in changed and (ref := getattr(named, field))]
+
+
+def check_references(routine: Routine, changed: frozenset[str], read: list[directory.AnyMember] | None = None) -> None:
+    """The project, goal, parent issue and assignee the caller named must exist in the routine's company; the
+    directory's are read in one batch, unless `read` holds them already."""
+    company_id, refs = routine.company_id, directory_refs(routine, changed)
+    members = read if read is not None else directory.get_members(company_id, refs)
+    found = {(type(member), member.id): member for member in members}
+    for kind, ref in refs:
+        if kind is not Agent and (kind, ref) not in found:
+            _refuse_missing(kind, company_id, ref)
+    _check_parent(routine, changed)
+    for kind, ref in refs:
+        if kind is Agent:
+            _judge_assignee(company_id, ref, found.get((kind, ref)))
+
+
+def _check_parent(routine: Routine, changed: frozenset[str]) -> None:
     if "parent_issue_id" in changed and routine.parent_issue_id:
         parent = issues.get_issue(routine.parent_issue_id)
         if parent is None:
             raise NotFound("Parent issue not found")
-        if parent.company_id != company_id:
+        if parent.company_id != routine.company_id:
             raise Invalid("Parent issue must belong to same company")
-    if "assignee_agent_id" in changed and routine.assignee_agent_id:
-        check_assignable(company_id, routine.assignee_agent_id)
 
 
-def _check_directory_ref(kind: type[Project | Goal], company_id: str, entity_id: str) -> None:
-    if directory.get_member(kind, company_id, entity_id) is not None:
-        return
+def _refuse_missing(kind: type[directory.AnyMember], company_id: str, entity_id: str) -> None:
     if directory.owner_of(entity_id) not in (None, company_id):
         raise Invalid(f"{kind.__name__} must belong to same company")
     raise NotFound(f"{kind.__name__} not found")
 
 
 def check_assignable(company_id: str, agent_id: str) -> None:
-    agent = directory.get_member(Agent, company_id, agent_id)
-    problem = assignee_problem(agent, company_id, None if agent else directory.owner_of(agent_id))
+    _judge_assignee(company_id, agent_id, directory.get_member(Agent, company_id, agent_id))
+
+
+def _judge_assignee(company_id: str, agent_id: str, agent: directory.AnyMember | None) -> None:
+    found = agent if isinstance(agent, Agent) else None
+    problem = assignee_problem(found, company_id, None if found else directory.owner_of(agent_id))
     if problem:
         raise problem
 

@@ -32,6 +32,7 @@ from chalicelib.services.auth import require_manage
 from chalicelib.services.commands import RunRoutine
 from chalicelib.services.routines import check_assignable, check_references
 from chalicelib.store import directory, routines, runs
+from chalicelib.store.ratelimit import Window
 from chalicelib.store.retries import DISPATCH_ATTEMPTS
 from chalicelib.store.runs import Advance, Claim, TriggerTouch
 
@@ -50,7 +51,8 @@ class TriggerNotActive(Conflict):
 class Firing:
     """One request to fire a routine: where it came from, what makes it happen once, what its run records.
 
-    `advance` moves a schedule trigger on in the same transaction (the tick's last slot).
+    `advance` moves a schedule trigger on in the same transaction (the tick's last slot); each of `windows` (a
+    webhook delivery's rate-limit counters) gains a hit in it, and a full one cancels it (`WindowFull`).
     """
 
     source: RunSource
@@ -65,6 +67,7 @@ class Firing:
     variables: Mapping[str, Any] | None = None
     assignee_agent_id: str | None = None
     project_id: str | None = None
+    windows: tuple[Window, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def _write(routine: Routine, run: Run, firing: Firing, content: Content, new_id:
         issue = _execution_issue(routine, run, content, new_id, firing.created_by_agent_id)
         run = replace(run, linked_issue_id=issue.id)
         exclusive = routine.concurrency_policy != ConcurrencyPolicy.always_enqueue
-        runs.write_issue_run(routine, run, issue, firing.claims, _touch(firing, run), exclusive)
+        runs.write_issue_run(routine, run, issue, firing.claims, _touch(firing, run), exclusive, firing.windows)
         return _counted(run)
     run = replace(
         run,
@@ -170,7 +173,7 @@ def _write(routine: Routine, run: Run, firing: Firing, content: Content, new_id:
         coalesced_into_run_id=into.run_id,
         completed_at=run.triggered_at,
     )
-    runs.write_linked_run(routine, run, into, firing.claims, _touch(firing, run))
+    runs.write_linked_run(routine, run, into, firing.claims, _touch(firing, run), firing.windows)
     return _counted(run)
 
 

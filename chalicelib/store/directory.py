@@ -1,7 +1,8 @@
 """Companies, agents, projects, goals and API keys."""
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pynamodb.exceptions import UpdateError
@@ -77,7 +78,22 @@ def get_members(company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]) 
     kinds = {_sk(cls, entity_id): cls for cls, entity_id in wanted}
     if not kinds:
         return []
-    items = read_many(DirectoryItem, [(company_id, sk) for sk in kinds])
+    return _members(kinds, read_many(DirectoryItem, [(company_id, sk) for sk in kinds]))
+
+
+def get_company_with(
+    company_id: str, wanted: Iterable[tuple[type[AnyMember], str]]
+) -> tuple[Company | None, list[AnyMember]]:
+    """The company and these of its agents, projects or goals, read consistently in one request."""
+    kinds = {_sk(cls, entity_id): cls for cls, entity_id in wanted}
+    if not kinds:
+        return get_company(company_id), []
+    items = read_many(DirectoryItem, [(company_id, COMPANY), *((company_id, sk) for sk in kinds)])
+    company = next((_company(item) for item in items if item.sk == COMPANY), None)
+    return company, _members(kinds, [item for item in items if item.sk != COMPANY])
+
+
+def _members(kinds: dict[str, type[AnyMember]], items: Iterable[DirectoryItem]) -> list[AnyMember]:
     return [_member(kinds[item.sk], item) for item in items]
 
 
@@ -121,6 +137,8 @@ def update_agent(agent: Agent) -> None:
         ],
         condition=DirectoryItem.sk.exists(),
     )
+    # A terminated agent's keys stop working in this process at once (in others within `PRINCIPALS`' bound).
+    PRINCIPALS.forget(lambda principal: principal.agent_id == agent.id)
 
 
 class IssueNumbers:
@@ -202,11 +220,61 @@ def get_principal(key_hash: str) -> Principal | None:
 
 
 def revoke_api_key(key_hash: str, now: str) -> bool:
-    """Revokes a key at once; False when there is no such key."""
+    """Revokes a key (this process forgets it at once, others within `PRINCIPALS`' bound); False when there is
+    no such key."""
     try:
         ApiKeyItem(key_hash).update([ApiKeyItem.revokedAt.set(now)], condition=ApiKeyItem.keyHash.exists())
     except UpdateError as exc:
         if is_condition_failure(exc):
             return False
         raise
+    finally:
+        PRINCIPALS.forget(lambda principal: principal.key_hash == key_hash)
     return True
+
+
+class Principals:
+    """The principals of keys this process authenticated, each answered from memory for `seconds` after it
+    was read, so a warm key costs no request. That is the bound on a revocation or an agent's termination
+    made by another process; this process's own `revoke_api_key` and `update_agent` forget at once.
+
+    A read that began before a forget is not kept, so a key revoked here is never kept again from a stale read.
+    At most `capacity` keys are kept (the oldest go first).
+    """
+
+    def __init__(self, seconds: int = 0, capacity: int = 10_000) -> None:
+        self._seconds, self._capacity = seconds, capacity
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[Principal, datetime]] = {}
+        self._forgets = 0
+
+    def configure(self, seconds: int) -> None:
+        with self._lock:
+            self._seconds = seconds
+            self._kept.clear()
+            self._forgets += 1
+
+    def lookup(self, key_hash: str, now: datetime, load: Callable[[], Principal | None]) -> Principal | None:
+        """The principal kept for `key_hash` until its time is up, or else what `load` reads (kept if live)."""
+        with self._lock:
+            kept = self._kept.get(key_hash)
+            if kept and now < kept[1]:
+                return kept[0]
+            forgets = self._forgets
+        principal = load()
+        with self._lock:
+            if principal and self._seconds > 0 and forgets == self._forgets:
+                self._kept.pop(key_hash, None)
+                while len(self._kept) >= self._capacity:
+                    del self._kept[next(iter(self._kept))]
+                self._kept[key_hash] = (principal, now + timedelta(seconds=self._seconds))
+        return principal
+
+    def forget(self, which: Callable[[Principal], bool]) -> None:
+        """Drops the kept principals `which` picks, and any read under way."""
+        with self._lock:
+            self._kept = {key: kept for key, kept in self._kept.items() if not which(kept[0])}
+            self._forgets += 1
+
+
+PRINCIPALS = Principals()

@@ -3,6 +3,7 @@
 import functools
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -166,9 +167,25 @@ def list_triggers(routine_id: str) -> list[Trigger]:
     return [_trigger(item) for item in TriggerItem.byRoutine.query(routine_id)]
 
 
-def trigger_id_for_public_id(public_id: str) -> str | None:
-    lookup = read(ClaimItem, f"public#{public_id}")
-    return lookup.targetId if lookup else None
+def public_key(public_id: str) -> str:
+    """The key of the claims-table item that finds a webhook trigger from its public id."""
+    return f"public#{public_id}"
+
+
+def webhook_trigger(lookup: ClaimItem) -> Trigger | None:
+    """The webhook trigger a `public#` item finds, from the copy it holds: its configuration, without the
+    dispatch bookkeeping (`lastFiredAt`, `lastResult`). An item written before copies were kept costs a read."""
+    if lookup.trigger is None:
+        return get_trigger(lookup.targetId) if lookup.targetId else None
+    return _trigger(TriggerItem(**lookup.trigger))
+
+
+# What the dispatch transactions and the tick write on a trigger: never part of the `public#` copy.
+_NOT_COPIED = frozenset({"lastFiredAt", "lastResult", "dueShard", "nextRunAt"})
+
+
+def _copy(item: TriggerItem) -> dict[str, Any]:
+    return {name: value for name, value in item.attribute_values.items() if name not in _NOT_COPIED}
 
 
 def put_trigger(trigger: Trigger, routine_status: RoutineStatus, revision: Revision) -> None:
@@ -180,12 +197,14 @@ def put_trigger(trigger: Trigger, routine_status: RoutineStatus, revision: Revis
 
 
 def _add_trigger(tx: Tx, trigger: Trigger, routine_status: RoutineStatus) -> None:
-    tx.put("trigger", _trigger_item(trigger, routine_status), TriggerItem.id.does_not_exist())
+    item = _trigger_item(trigger, routine_status)
+    tx.put("trigger", item, TriggerItem.id.does_not_exist())
     if trigger.webhook:
         lookup = ClaimItem(
-            f"public#{trigger.webhook.public_id}",
+            public_key(trigger.webhook.public_id),
             targetId=trigger.id,
             routineId=trigger.routine_id,
+            trigger=_copy(item),
         )
         tx.put(f"public#{trigger.id}", lookup, ClaimItem.key.does_not_exist())
 
@@ -201,8 +220,12 @@ def save_trigger(trigger: Trigger, routine_status: RoutineStatus, revision: Revi
 
 
 def _update_trigger(tx: Tx, trigger: Trigger, routine_status: RoutineStatus) -> None:
-    actions = update_actions(_trigger_item(trigger, routine_status), _TRIGGER_KEPT)
-    tx.update("trigger", TriggerItem(trigger.id), actions, TriggerItem.id.exists())
+    item = _trigger_item(trigger, routine_status)
+    tx.update("trigger", TriggerItem(trigger.id), update_actions(item, _TRIGGER_KEPT), TriggerItem.id.exists())
+    if trigger.webhook:
+        # The copy a delivery is verified from changes with the trigger, or neither does.
+        lookup = ClaimItem(public_key(trigger.webhook.public_id))
+        tx.update(f"public#{trigger.id}", lookup, [ClaimItem.trigger.set(_copy(item))], ClaimItem.key.exists())
 
 
 class TriggerGone(Exception):
@@ -220,7 +243,7 @@ def delete_trigger(trigger: Trigger, revision: Revision) -> None:
 def _remove_trigger(tx: Tx, trigger: Trigger) -> None:
     tx.delete("trigger", TriggerItem(trigger.id))
     if trigger.webhook:
-        tx.delete(f"public#{trigger.id}", ClaimItem(f"public#{trigger.webhook.public_id}"))
+        tx.delete(f"public#{trigger.id}", ClaimItem(public_key(trigger.webhook.public_id)))
 
 
 def set_due(trigger: Trigger, routine_status: RoutineStatus) -> None:

@@ -1,5 +1,6 @@
 """Runs and claims: the dispatch transactions, which create execution issues with their runs."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
@@ -22,6 +23,7 @@ from chalicelib.store.errors import is_condition_failure
 from chalicelib.store.issues import identifier_claim, issue_item
 from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.pages import BY_ID, Page, query_page
+from chalicelib.store.ratelimit import Window, add_hits, raise_full
 from chalicelib.store.tables import (
     LAYOUT,
     ClaimItem,
@@ -89,12 +91,13 @@ def write_issue_run(
     claims: tuple[Claim, ...],
     touch: TriggerTouch | None,
     exclusive: bool,
+    windows: Sequence[Window] = (),
 ) -> None:
     """Creates the execution issue and its run, adding the issue to the routine's open set; the creation is
     activity of the routine's own work, and the run opens the routine's activity-gate window.
 
-    With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them).
-    """
+    With `exclusive`, the routine's open issues must be the ones read (the concurrency policy decided on them);
+    each of `windows` (a webhook delivery's rate-limit counters) gains a hit, or a full one cancels it all."""
     entry = OpenIssue(issue.id, run.id, issue.origin_fingerprint).encode()
     condition = RoutineItem.version == routine.version
     if exclusive:
@@ -120,7 +123,7 @@ def write_issue_run(
         DirectoryItem(issue.company_id, f"AGENT#{issue.assignee_agent_id}"),
         DirectoryItem.status.is_in(*ASSIGNABLE_AGENT_STATUSES),
     )
-    _commit_run(tx, run, claims, touch)
+    _commit_run(tx, run, claims, touch, windows)
 
 
 def _open_set_is(read: frozenset[OpenIssue]) -> Condition:
@@ -139,8 +142,10 @@ def write_linked_run(
     into: OpenIssue,
     claims: tuple[Claim, ...],
     touch: TriggerTouch | None,
+    windows: Sequence[Window] = (),
 ) -> None:
-    """Writes a coalesced or skipped run, if `into` is still one of the routine's open issues."""
+    """Writes a coalesced or skipped run, if `into` is still one of the routine's open issues (and `windows`
+    have room, as for `write_issue_run`)."""
     condition = (RoutineItem.version == routine.version) & RoutineItem.openIssues.contains(into.encode())
     tx = Tx()
     tx.update(
@@ -153,7 +158,7 @@ def write_linked_run(
         ],
         condition,
     )
-    _commit_run(tx, run, claims, touch)
+    _commit_run(tx, run, claims, touch, windows)
 
 
 def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
@@ -167,7 +172,9 @@ def write_final_run(run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | N
     _commit_run(tx, run, claims, touch)
 
 
-def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None) -> None:
+def _commit_run(
+    tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch | None, windows: Sequence[Window] = ()
+) -> None:
     # A run that is final when written (it opened no issue) expires after the retention age; its claims too,
     # but never before their own expiry (a slot claim's guards the tick).
     layout = LAYOUT[0]
@@ -184,12 +191,14 @@ def _commit_run(tx: Tx, run: Run, claims: tuple[Claim, ...], touch: TriggerTouch
         tx.put(claim.key, item, ClaimItem.key.does_not_exist())
     if touch:
         _touch_trigger(tx, touch)
+    add_hits(tx, windows)
     try:
         tx.commit()
     except TxContended as exc:
         # Real DynamoDB cancels colliding transactions outright; read again and decide again.
         raise RoutineMoved() from exc
     except TxCancelled as exc:
+        raise_full(exc.failed, windows)  # first: over its limit, a delivery learns nothing else
         _raise_for(exc.failed, claims)
 
 

@@ -312,7 +312,9 @@ class CommentItem(Model):
 
 class ClaimItem(Model):
     """Uniqueness guards (slots, idempotency keys, replays), id lookups (`public#`, `ref#`, `key#`, `issue#`,
-    `revision#`) and webhook rate-limit windows (`rate#`)."""
+    `revision#`) and webhook rate-limit windows (`rate#`). A `public#` item's `trigger` is a copy of its webhook
+    trigger's configuration (the trigger item's attributes but its dispatch bookkeeping), written in every
+    transaction that writes that configuration, so a delivery is verified from the lookup alone."""
 
     class Meta(_TableMeta):
         table_name = f"{UNBOUND}-claims"
@@ -324,6 +326,7 @@ class ClaimItem(Model):
     companyId = UnicodeAttribute(null=True)
     hits = NumberAttribute(null=True)
     revisionNumber = NumberAttribute(null=True)
+    trigger = JSONAttribute(null=True)
     expiresAt = NumberAttribute(null=True)
 
 

@@ -51,6 +51,11 @@ def test_request_counts_name_the_operations(results: dict[str, dict[str, Any]]) 
     counted = results["requests_per_dispatch"]
     assert "TransactWriteItems" in counted["startRunByOperation"]
     assert counted["scheduledByOperation"]["TransactWriteItems"] == 1
+    assert set(counted["routesWarm"]) == {"createRoutine", "manualRun", "signedWebhook"}
+    assert counted["routesWarmByOperation"]["signedWebhook"]["TransactWriteItems"] == 1
+    assert set(counted["routesCold"]) == {
+        f"{r}.{k}" for r in ("createRoutine", "manualRun") for k in ("boardKey", "agentKey")
+    }
 
 
 def test_cron_cold_start_and_api_report_ratios(results: dict[str, dict[str, Any]]) -> None:
@@ -78,6 +83,7 @@ def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, A
     text = path.read_text()
     assert "## 1. Tick cost vs stored triggers" in text
     assert "### Logging and metrics: our writer or aws-lambda-powertools" in text
+    assert "### Per route, authentication included" in text
     assert (tmp_path / "tick_cost.png").stat().st_size > 0
 
 
