@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 HERE = Path(__file__).resolve().parent
 RESULTS = "RESULTS.md"
 CHART = "tick_cost.png"
+BURST_CHART = "burst.png"
 Result = dict[str, Any]
 
 
@@ -22,6 +23,8 @@ def write(
     """Writes RESULTS.md and tick_cost.png into `directory`; returns the path of RESULTS.md."""
     by_name = {result["benchmark"]: result for result in results}
     chart(by_name["tick_cost"], directory / CHART)
+    if "burst" in by_name:
+        burst_chart(by_name["burst"], directory / BURST_CHART)
     sections = [_header(machine, load_after, seconds), _summary(results)]
     sections += [SECTIONS[name](by_name[name]) for name in SECTIONS if name in by_name]
     sections.append(_raw(results))
@@ -47,6 +50,27 @@ def chart(result: Result, path: Path) -> None:
     axes.set_title("Tick cost vs stored triggers")
     axes.grid(True, alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def burst_chart(result: Result, path: Path) -> None:
+    """Runs per second against dispatcher processes, beside linear scaling from one process."""
+    processes, rates = result["processes"], result["runsPerSecond"]
+    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
+    axes.plot(processes, rates, "o-", label="runs/s through the queue path")
+    axes.plot(processes, [rates[0] * count for count in processes], ":", color="grey", label="linear from 1 process")
+    for count, rate, cores in zip(processes, rates, result["dynamodbCores"], strict=True):
+        axes.annotate(f"DynamoDB Local {cores} cores", (count, rate), textcoords="offset points", xytext=(4, -12))
+    axes.set_xticks(processes)
+    axes.set_ylim(0, max(rates) * 1.4)
+    due = f"{result['triggers']:,} triggers due in one minute, {result['cores']} cores"
+    axes.set_xlabel(f"dispatcher processes ({due})")
+    axes.set_ylabel("runs per second")
+    axes.set_title("Burst through the queue path")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
