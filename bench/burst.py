@@ -245,12 +245,16 @@ def _summary(sizes: Sizes, sample: dict[str, Any], bursts: list[Burst]) -> dict[
         "dispatcherCores": lambda b: round(b.dispatcher_cpu / b.end_to_end_seconds, 2),
         "tickCores": lambda b: round(b.cpu.tick / b.end_to_end_seconds, 2),
         "machineBusyCores": lambda b: round(b.cpu.machine / b.end_to_end_seconds, 2),
+        "dynamodbCpuMsPerRun": lambda b: round(1000 * b.cpu.dynamodb / b.runs_created, 2),
+        "dispatcherCpuMsPerRun": lambda b: round(1000 * b.dispatcher_cpu / b.runs_created, 2),
     }
     result: dict[str, Any] = {"benchmark": "burst", "triggers": sizes.triggers, "processes": list(sizes.processes)}
     result |= {"tickBudget": sizes.tick_budget, "batchSize": BATCH_SIZE, "cores": os.cpu_count(), **sample}
     result["runsPerSecond"] = [round(rate, 1) for rate in rates]
     result["runsPerSecondVsOneProcess"] = [ratio(rate, rates[0]) for rate in rates]
     result |= {name: [figure(burst) for burst in bursts] for name, figure in figures.items()}
+    per_run = median([(b.cpu.dynamodb + b.dispatcher_cpu + b.cpu.tick) / b.runs_created for b in bursts])
+    result["machineCeilingRunsPerSecond"] = round((os.cpu_count() or 1) / per_run, 1)  # every core ours
     result["awsModel"] = capacity.model(_measured(sample, bursts))
     result["targets"] = {
         "everySlotFiredOnce": all(b.runs_per_trigger == Counter({1: sizes.triggers}) for b in bursts),
