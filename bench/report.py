@@ -47,14 +47,8 @@ def chart(result: Result, path: Path) -> None:
     axes.set_xscale("log")
     axes.set_xticks(stored, [f"{count:,}" for count in stored])
     axes.set_ylim(0, max(2.0, *result["findTimeVsSmallest"], *result["tickTimeVsSmallest"]) * 1.1)
-    axes.set_xlabel("stored triggers in the due index (the same 100 due)")
-    axes.set_ylabel(f"relative to {stored[0]:,} stored")
-    axes.set_title("Tick cost vs stored triggers")
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    labels = ("stored triggers in the due index (the same 100 due)", f"relative to {stored[0]:,} stored")
+    _save(figure, axes, path, "Tick cost vs stored triggers", labels, "lower right")
 
 
 def burst_chart(result: Result, path: Path) -> None:
@@ -68,11 +62,15 @@ def burst_chart(result: Result, path: Path) -> None:
     axes.set_xticks(processes)
     axes.set_ylim(0, max(rates) * 1.4)
     due = f"{result['triggers']:,} triggers due in one minute, {result['cores']} cores"
-    axes.set_xlabel(f"dispatcher processes ({due})")
-    axes.set_ylabel("runs per second")
-    axes.set_title("Burst through the queue path")
+    _save(figure, axes, path, "Burst through the queue path", (f"dispatcher processes ({due})", "runs per second"))
+
+
+def _save(figure: Any, axes: Any, path: Path, title: str, labels: tuple[str, str], legend: str = "upper left") -> None:
+    axes.set_xlabel(labels[0])
+    axes.set_ylabel(labels[1])
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper left", fontsize=8)
+    axes.legend(loc=legend, fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -313,17 +311,27 @@ read from /proc and getrusage, the machine's from /proc/stat (busy cores minus o
 {_capacity(r["awsModel"])}"""
 
 
+_CEILINGS = {
+    "newTables": "new on-demand tables (4,000 write units/s each)",
+    "tableQuota": "default per-table quota (40,000 write units/s)",
+    "dueIndexShards": "`due` index, 1,000 write units/s per shard key",
+    "oneCompany": "one company's directory partition (1,000/s)",
+}
+_MINUTES = {"newTables": "new tables", "tableQuota": "tables at their quota", "oneCompany": "all in one company"}
+
+
 def _capacity(m: Result) -> str:
-    ceilings = m["ceilingsDispatchesPerSecond"]
     rows = [
         ("dispatches/s for 1,000,000 in one minute", f"{m['neededDispatchesPerSecond']:,}", "computed"),
         ("write units per dispatch, tables and indexes", m["modelWriteUnitsPerDispatch"], "measured, floor 2/item"),
         ("write units/s for 1,000,000 in one minute", f"{m['neededWriteUnitsPerSecond']:,}", "computed"),
         (f"busiest table per dispatch ({m['busiestTable']})", m["busiestTableWriteUnitsPerDispatch"], "measured"),
-        ("ceiling: new on-demand tables (4,000 write units/s each)", f"{ceilings['newTables']:,}/s", "documented"),
-        ("ceiling: default per-table quota (40,000/s)", f"{ceilings['tableQuota']:,}/s", "documented"),
-        ("ceiling: `due` index, 1,000 units/s per shard key", f"{ceilings['dueIndexShards']:,}/s", "documented"),
-        ("ceiling: one company's directory partition", f"{ceilings['oneCompany']:,}/s", "documented"),
+    ]
+    rows += [
+        (f"ceiling: {label}", f"{m['ceilingsDispatchesPerSecond'][key]:,} dispatches/s", "documented limit")
+        for key, label in _CEILINGS.items()
+    ]
+    rows += [
         ("find: Query pages (16 shards, 1 MB pages)", m["findQueryPages"], "assumed 100 B/key"),
         ("find: read units per shard", m["findReadUnitsPerShard"], "computed (< 3,000/s)"),
         ("tick CPU on a 1,024 MB Lambda for 1,000,000 keys", f"{m['tickCpuSecondsOnLambda']} s", "measured, scaled"),
@@ -332,10 +340,8 @@ def _capacity(m: Result) -> str:
         ("enqueue SendMessageBatch of 10, 16 threads", f"{m['enqueueSecondsBatchedOn16Threads']} s", "assumed"),
         ("dispatches/s per dispatcher instance (CPU-bound)", m["dispatchesPerSecondPerInstance"], "measured, scaled"),
         ("instances for 1,000,000 in one minute", m["instancesForOneMinute"], "computed"),
-        ("minutes to dispatch, new tables", m["minutes"]["newTables"], "modelled"),
-        ("minutes to dispatch, tables at their quota", m["minutes"]["tableQuota"], "modelled"),
-        ("minutes to dispatch, all in one company", m["minutes"]["oneCompany"], "modelled"),
     ]
+    rows += [(f"minutes to dispatch, {label}", m["minutes"][key], "modelled") for key, label in _MINUTES.items()]
     table = "\n".join(f"| {name} | {value} | {kind} |" for name, value, kind in rows)
     return f"""### Capacity model: 1,000,000 triggers due in one minute on AWS
 
