@@ -283,8 +283,8 @@ def _burst(r: Result) -> str:
 {r["triggers"]:,} triggers (each of its own routine, one company and agent per process count) due in the same
 minute, written with batch writes, then dispatched through the queue path: one tick (`scheduler.tick` with a
 `send_batch` and a budget of {r["tickBudget"]}) finds them and queues them in batches of {r["batchSize"]}
-(`queue.encode_batch`) onto a multiprocessing queue, and 1, 2 or 4 dispatcher processes, started and connected
-before the tick, each do per message what the SQS `dispatch` handler does (`decode_batch`, `dispatch_all` on a
+(`queue.encode_batch`) onto a multiprocessing queue, and {_counts(r["processes"])} dispatcher processes, started and
+connected before the tick, each do per message what the SQS `dispatch` handler does (`decode_batch`, `dispatch_all` on a
 pool of 16 threads), against the one DynamoDB Local, on this {r["cores"]}-core machine. Every process count
 gets a fresh population due at its own slot. Afterwards a scan of the runs counts each trigger's runs for its
 slot. Cores are CPU seconds over the slot-to-last-run time: DynamoDB Local's Java process and the dispatchers
@@ -295,7 +295,7 @@ read from /proc and getrusage, the machine's from /proc/stat (busy cores minus o
 {rows}
 
 - **Every slot fired once: {"yes" if r["targets"]["everySlotFiredOnce"] else "**no**"}** (runs per trigger counted
-  from the runs table; dispatch errors: {r["errors"]}).
+  from the runs table; dispatch errors: {sum(r["errors"])}).
 - Per dispatch (metered over {r["requestsByOperation"].get("TransactWriteItems", 0)} untimed dispatches of the
   same kind): {r["itemsPerTransaction"]} items per transaction, **{r["writeUnitsPerDispatch"]} write units**
   ({by_table}), {r["requestsPerDispatch"]} requests ({_ops(r["requestsByOperation"])}), as DynamoDB Local reports
@@ -320,12 +320,17 @@ _CEILINGS = {
 _MINUTES = {"newTables": "new tables", "tableQuota": "tables at their quota", "oneCompany": "all in one company"}
 
 
+def _counts(processes: list[int]) -> str:
+    """`1, 2 or 4`."""
+    return ", ".join(map(str, processes[:-1])) + f" or {processes[-1]}" if len(processes) > 1 else str(processes[0])
+
+
 def _capacity(m: Result) -> str:
     rows = [
         ("dispatches/s for 1,000,000 in one minute", f"{m['neededDispatchesPerSecond']:,}", "computed"),
         ("write units per dispatch, tables and indexes", m["modelWriteUnitsPerDispatch"], "measured, floor 2/item"),
         ("write units/s for 1,000,000 in one minute", f"{m['neededWriteUnitsPerSecond']:,}", "computed"),
-        (f"busiest table per dispatch ({m['busiestTable']})", m["busiestTableWriteUnitsPerDispatch"], "measured"),
+        (f"busiest table per dispatch: {m['busiestTable']}", m["busiestTableWriteUnitsPerDispatch"], "as above"),
     ]
     rows += [
         (f"ceiling: {label}", f"{m['ceilingsDispatchesPerSecond'][key]:,} dispatches/s", "documented limit")
@@ -374,7 +379,7 @@ signing and parsing requests; the tick and the neighbours on this shared machine
 columns say where the cores went, and unlike the wall clock they hardly depend on the neighbours: a run costs
 DynamoDB Local's CPU and a dispatcher's CPU, and once the two together fill both cores, more dispatcher processes
 cannot add runs; they add context switches, and contention inside the one engine (4 processes of 16 threads put
-64 transactions in flight at once), which is why the dispatchers' CPU per run grows with the process count. The
+64 transactions in flight at once); the dispatchers' CPU per run at each process count shows how much. The
 machine ceiling above is the cores divided by the CPU per run: what a quiet machine would allow with the engine on
 it. None of this transfers to AWS, where the engine is not on our cores; the client's CPU per run does (below).
 Exactly-once holds at every process count: the slot claim in each dispatch transaction makes a duplicate delivery
