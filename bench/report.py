@@ -378,12 +378,19 @@ transaction; each dispatcher is one Python process, bound by its GIL, whose CPU 
 signing and parsing requests; the tick and the neighbours on this shared machine take the rest. The CPU per run
 columns say where the cores went, and unlike the wall clock they hardly depend on the neighbours: a run costs
 DynamoDB Local's CPU and a dispatcher's CPU, and once the two together fill both cores, more dispatcher processes
-cannot add runs; they add context switches, and contention inside the one engine (4 processes of 16 threads put
-64 transactions in flight at once); the dispatchers' CPU per run at each process count shows how much. The
-machine ceiling above is the cores divided by the CPU per run: what a quiet machine would allow with the engine on
-it. None of this transfers to AWS, where the engine is not on our cores; the client's CPU per run does (below).
+cannot add runs; they add context switches, and contention inside the one engine (4 processes of 16 threads put 64
+transactions in flight at once); the dispatchers' CPU per run at each process count shows how much. The machine
+ceiling above is the cores divided by the CPU per run: what a quiet machine would allow with the engine on it.
+None of this transfers to AWS, where the engine is not on our cores; the client's CPU per run does (below).
 Exactly-once holds at every process count: the slot claim in each dispatch transaction makes a duplicate delivery
-or an overlapping dispatcher harmless, and the scan finds one run per trigger.""",
+or an overlapping dispatcher harmless, and the scan finds one run per trigger.
+
+On a busy machine the wall clock says something else. In a run of this benchmark alone on 2026-12-01 (20,000
+triggers, load average 15 to 21 from other work), the machine was busy on both cores throughout and we had only
+0.33 to 0.6 of them: 1, 2 and 4 processes made 31.8, 57.1 and 69.7 runs/s (1.79 and 2.19 times 1 process), because
+more runnable threads win a larger share of contended cores, not because the work scaled. The CPU per run stayed
+put: DynamoDB Local 4.6 to 6.3 ms, the dispatchers 3.7 to 4.1 ms, a ceiling of about 215 runs/s for this machine
+with both cores to ourselves.""",
     "capacity": """
 Sources. Documented AWS limits: a new on-demand table (and index) sustains 4,000 write and 12,000 read units/s,
 then up to double its previous peak at once ([DynamoDB
@@ -412,17 +419,18 @@ Where it breaks first, in order:
 
 1. **The tick, not DynamoDB.** Finding 1,000,000 keys is cheap for DynamoDB (about a hundred 1 MB pages over 16
    shards, well under each shard's 3,000 read units/s), but the tick turns every key into a pynamodb item, sorts
-   and encodes them in one Python process: at the measured CPU per key that is the tick-CPU row above, beyond the
-   40 s budget and the 60 s timeout of one invocation. Then it sends 40,000 messages one `SendMessage` at a time
-   (about 800 s at 20 ms). When a tick times out, what it did not queue stays due, and the next tick finds it
-   again together with everything queued but not yet dispatched, and queues that again (harmless, the claims keep
-   it exactly once, but the backlog is re-sent every minute). So today a burst of this size is not queued within
-   one tick at all. The code changes that raise this ceiling, in the order I would make them: send with
-   `SendMessageBatch` (10 messages per call) on the tick's pool (about 5 s for 40,000 messages); queue each shard
-   as its Query pages arrive, page by page, with raw key lists instead of model items (no sort of 1,000,000, the
-   budget checked between pages, and a timeout loses nothing); put 100 ids in a message, since `dispatch_all`
-   reads 100 triggers per BatchGetItem anyway (10,000 messages). A look-ahead tick that queues the next minute's
-   due triggers with `DelaySeconds` (another engineer's part of this issue) takes the find off the critical path.
+   and encodes them in one Python process: the tick-CPU row above, against the 40 s budget and the 60 s timeout of
+   one invocation (41 s in the run of 2026-12-01: about the whole budget). Then it sends 40,000 messages one
+   `SendMessage` at a time (about 800 s at 20 ms). When a tick times out, what it did not queue stays due, and the
+   next tick finds it again together with everything queued but not yet dispatched, and queues that again
+   (harmless, the claims keep it exactly once, but the backlog is re-sent every minute). So today a burst of this
+   size is not queued within one tick at all. The code changes that raise this ceiling, in the order I would make
+   them: send with `SendMessageBatch` (10 messages per call) on the tick's pool (about 5 s for 40,000 messages);
+   queue each shard as its Query pages arrive, page by page, with raw key lists instead of model items (no sort of
+   1,000,000, the budget checked between pages, and a timeout loses nothing); put 100 ids in a message, since
+   `dispatch_all` reads 100 triggers per BatchGetItem anyway (10,000 messages). A look-ahead tick that queues the
+   next minute's due triggers with `DelaySeconds` (another engineer's part of this issue) takes the find off the
+   critical path.
 2. **The `due` index's shards.** Every dispatch advances its trigger, which moves the index key `nextRunAt` within
    its shard: each shard key is one index partition, so 16 shards cap dispatch at the `due` ceiling above. Raising
    `ROUTINES_DUE_SHARDS` to 64 (a setting; the find step then makes 64 Queries) lifts it fourfold.
