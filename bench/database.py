@@ -22,10 +22,11 @@ def cpu_seconds() -> float:
     On a shared machine, CPU time hardly notices the neighbours that a wall clock counts in full.
     """
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime + sum(_process_cpu(db.process.pid) for db in _started if db.process)
+    return own.ru_utime + own.ru_stime + sum(process_cpu(db.process.pid) for db in _started if db.process)
 
 
-def _process_cpu(pid: int) -> float:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) the process has used so far, from /proc; 0 once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -28,6 +28,7 @@ class Tally:
     items_scanned: int = 0
     read_units: float = 0.0
     write_units: float = 0.0
+    write_units_by_table: Counter[str] = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -64,22 +65,27 @@ class Meter:
 
     def _ask_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if "ReturnConsumedCapacity" in model.input_shape.members:
-            params["ReturnConsumedCapacity"] = "TOTAL"
+            params["ReturnConsumedCapacity"] = "INDEXES"  # the same total, with each table's and index's share
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
             self.tally.requests[model.name] += 1
 
     def _read_response(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        consumed = parsed.get("ConsumedCapacity") or []
-        units = sum(part.get("CapacityUnits", 0.0) for part in _as_list(consumed))
+        parts = _as_list(parsed.get("ConsumedCapacity") or [])
+        units = sum(part.get("CapacityUnits", 0.0) for part in parts)
         with self._lock:
             self.tally.items_read += parsed.get("Count", 0)
             self.tally.items_scanned += parsed.get("ScannedCount", 0)
             if model.name in _READS:
                 self.tally.read_units += units
-            else:
-                self.tally.write_units += units
+                return
+            self.tally.write_units += units
+            for part in parts:
+                table = part.get("TableName", "?")
+                self.tally.write_units_by_table[table] += part.get("Table", {}).get("CapacityUnits", 0.0)
+                for index, used in part.get("GlobalSecondaryIndexes", {}).items():
+                    self.tally.write_units_by_table[f"{table}/{index}"] += used.get("CapacityUnits", 0.0)
 
 
 def _as_list(consumed: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import api_latency, cold_start, cron_speed, dispatch_rate, request_count, status_speed, tick_cost
+from bench import api_latency, burst, cold_start, cron_speed, dispatch_rate, request_count, status_speed, tick_cost
 
 Result = dict[str, Any]
 
@@ -18,6 +18,7 @@ class Plan:
     startup: cold_start.Sizes = field(default_factory=cold_start.Sizes)
     api: api_latency.Sizes = field(default_factory=api_latency.Sizes)
     status: status_speed.Sizes = field(default_factory=status_speed.Sizes)
+    fanout: burst.Sizes = field(default_factory=burst.Sizes)
 
 
 FULL = Plan()
@@ -29,6 +30,7 @@ TINY = Plan(
     cold_start.Sizes(runs=1),
     api_latency.Sizes(clients=2, rounds=1, iterations=2),
     status_speed.Sizes(routines=5, runs=1),
+    burst.Sizes(triggers=60, processes=(1, 2)),
 )
 
 
@@ -42,6 +44,7 @@ def run_all(plan: Plan, emit: Callable[[Result], None]) -> list[Result]:
         lambda: cold_start.run(plan.startup),
         lambda: api_latency.run(plan.api),
         lambda: status_speed.run(plan.status),
+        lambda: burst.run(plan.fanout),
     ]
     results = []
     for step in steps:

@@ -26,6 +26,7 @@ def test_every_benchmark_reports_its_figures_and_targets(results: dict[str, dict
         "cold_start",
         "api_latency",
         "status_speed",
+        "burst",
     ]
     for result in results.values():
         assert all(isinstance(met, bool) for met in result.get("targets", {}).values())
@@ -91,3 +92,35 @@ def test_status_speed_times_the_whole_command_over_every_routine(results: dict[s
     status = results["status_speed"]
     assert status["rowsShown"] == suite.TINY.status.routines
     assert status["statusSeconds"] > 0 and status["startupSeconds"] > 0
+
+
+def test_the_burst_fires_every_slot_once_through_the_queue_at_each_process_count(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    burst = results["burst"]
+    triggers, processes = suite.TINY.fanout.triggers, list(suite.TINY.fanout.processes)
+    assert burst["processes"] == processes
+    assert burst["queued"] == [triggers] * len(processes)
+    assert burst["batches"] == [math.ceil(triggers / burst["batchSize"])] * len(processes)
+    assert burst["exactlyOnce"] == [triggers] * len(processes)
+    assert burst["missing"] == [0] * len(processes) and burst["duplicates"] == [0] * len(processes)
+    assert burst["targets"]["everySlotFiredOnce"]
+    assert all(rate > 0 for rate in burst["runsPerSecond"]) and burst["dynamodbCpuMsPerRun"][0] > 0
+
+
+def test_the_burst_meters_each_table_and_models_aws_from_it(results: dict[str, dict[str, Any]]) -> None:
+    burst = results["burst"]
+    assert burst["transactionItemsByTable"]["claims"] == 2  # the slot claim and the issue identifier
+    assert burst["writeUnitsPerDispatchByTable"]["triggers/due"] > 0
+    model = burst["awsModel"]
+    assert model["triggers"] == 1_000_000 and model["findQueryPages"] >= 16
+    assert all(minutes > 1 for minutes in model["minutes"].values())
+
+
+def test_the_report_has_the_burst_section_and_its_chart(results: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    from bench import report
+
+    path = report.write(list(results.values()), machine.describe(), machine.load(), 1.0, tmp_path)
+    assert "## 7. A burst past one machine" in path.read_text()
+    assert "### Capacity model: 1,000,000 triggers due in one minute on AWS" in path.read_text()
+    assert (tmp_path / "burst.png").stat().st_size > 0
