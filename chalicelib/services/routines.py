@@ -10,7 +10,6 @@ from chalicelib.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.domain.ids import IdFactory, is_id
 from chalicelib.domain.models import (
     Agent,
-    Goal,
     Issue,
     Principal,
     Project,
@@ -21,7 +20,6 @@ from chalicelib.domain.models import (
     Trigger,
     TriggerKind,
 )
-from chalicelib.domain.policies import assignee_problem
 from chalicelib.domain.queries import RoutineQuery, RunQuery
 from chalicelib.domain.revisions import CREATED, UPDATED, UPDATED_ELSEWHERE, same_routine
 from chalicelib.domain.timefmt import to_iso
@@ -29,6 +27,7 @@ from chalicelib.domain.variables import check_defaults, check_schedulable, sync_
 from chalicelib.services.auth import require_company, require_manage
 from chalicelib.services.commands import CreateRoutine, UpdateRoutine
 from chalicelib.services.directory import get_company
+from chalicelib.services.references import check_references
 from chalicelib.services.revisions import current_triggers, current_triggers_of, next_revision, pointing_at, retrying
 from chalicelib.services.triggers import reschedule
 from chalicelib.store import directory, issues, revisions, routines, runs
@@ -194,38 +193,6 @@ def _index_triggers(routine: Routine, now: datetime) -> None:
             routines.set_due(reschedule(trigger, now), routine.status)
         else:
             routines.unindex_if_inactive(trigger)
-
-
-def check_references(routine: Routine, changed: frozenset[str]) -> None:
-    """The project, goal, parent issue and assignee the caller named must exist in the routine's company."""
-    company_id = routine.company_id
-    if "project_id" in changed and routine.project_id:
-        _check_directory_ref(Project, company_id, routine.project_id)
-    if "goal_id" in changed and routine.goal_id:
-        _check_directory_ref(Goal, company_id, routine.goal_id)
-    if "parent_issue_id" in changed and routine.parent_issue_id:
-        parent = issues.get_issue(routine.parent_issue_id)
-        if parent is None:
-            raise NotFound("Parent issue not found")
-        if parent.company_id != company_id:
-            raise Invalid("Parent issue must belong to same company")
-    if "assignee_agent_id" in changed and routine.assignee_agent_id:
-        check_assignable(company_id, routine.assignee_agent_id)
-
-
-def _check_directory_ref(kind: type[Project | Goal], company_id: str, entity_id: str) -> None:
-    if directory.get_member(kind, company_id, entity_id) is not None:
-        return
-    if directory.owner_of(entity_id) not in (None, company_id):
-        raise Invalid(f"{kind.__name__} must belong to same company")
-    raise NotFound(f"{kind.__name__} not found")
-
-
-def check_assignable(company_id: str, agent_id: str) -> None:
-    agent = directory.get_member(Agent, company_id, agent_id)
-    problem = assignee_problem(agent, company_id, None if agent else directory.owner_of(agent_id))
-    if problem:
-        raise problem
 
 
 def get_detail(principal: Principal, routine_id: str) -> RoutineDetail:
