@@ -21,9 +21,9 @@ Json = dict[str, Any]
 # Logical ids Chalice gives the functions of app.py, and the role it makes for each (autogen_policy is off).
 API, TICK, DISPATCH, WAKE = "APIHandler", "Tick", "Dispatch", "Wake"
 ROLES = {API: "ApiHandlerRole", TICK: "TickRole", DISPATCH: "DispatchRole", WAKE: "WakeRole"}
-# Where the tick, dispatcher and wake functions run on AWS, in place of Chalice's `app.<name>`: a module that
-# imports neither app.py nor the API (chalicelib/lambdas.py), for a shorter cold start.
-HANDLERS = {TICK: "chalicelib.lambdas.tick", DISPATCH: "chalicelib.lambdas.dispatch", WAKE: "chalicelib.lambdas.wake"}
+# Where the tick, dispatcher and wake functions run on AWS, in place of Chalice's `app.<name>`: a module each
+# that imports neither app.py nor the API (chalicelib/lambdas/), for a shorter cold start.
+HANDLERS = {function: f"chalicelib.lambdas.{function.lower()}.handler" for function in (TICK, DISPATCH, WAKE)}
 # The event source mapping Chalice generates for app.py's `on_dynamodb_record(name="wake")`.
 WAKE_EVENT = "WakeDynamodbEventSource"
 

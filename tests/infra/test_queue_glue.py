@@ -59,9 +59,9 @@ with Client(app, stage_name="dev", project_dir={str(ROOT)!r}) as client:
 """,
     "lambdas": f"""
 import json
-from chalicelib import lambdas
+from chalicelib.lambdas import tick
 
-print(json.dumps(lambdas.tick({SCHEDULED_EVENT!r}, None)))
+print(json.dumps(tick.handler({SCHEDULED_EVENT!r}, None)))
 """,
 }
 HANDLERS = list(TICK_IN_LAMBDA)
@@ -169,10 +169,10 @@ def run_tick(queue: Queue, budget: int, handlers: str) -> dict[str, Any]:
 def deliver(bodies: list[str], handlers: str) -> None:
     """Each message to the dispatcher, one per invocation (the event source's batch size is 1)."""
     if handlers == "lambdas":
-        from chalicelib import lambdas
+        from chalicelib.lambdas import dispatch
 
         for body in bodies:
-            lambdas.dispatch(sqs_event([body]), None)
+            dispatch.handler(sqs_event([body]), None)
         return
     from app import app
 

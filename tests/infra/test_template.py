@@ -312,7 +312,7 @@ def test_api_gateway_answers_of_its_own_never_echo_the_request(prod: dict[str, A
 @pytest.mark.parametrize(("function", "name"), [(TICK, "tick"), (DISPATCH, "dispatch"), (WAKE, "wake")])
 def test_the_tick_dispatcher_and_wake_run_in_the_lambda_module(prod: dict[str, Any], function: str, name: str) -> None:
     handler = prod[function]["Properties"]["Handler"]
-    assert handler == HANDLERS[function] == f"chalicelib.lambdas.{name}"
+    assert handler == HANDLERS[function] == f"chalicelib.lambdas.{name}.handler"
     module, _, attribute = handler.rpartition(".")
     assert callable(getattr(importlib.import_module(module), attribute))
     assert "Handler" not in prod.get(API, {}).get("Properties", {})  # the API stays app.app

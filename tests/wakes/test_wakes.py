@@ -406,14 +406,14 @@ def test_the_lambda_handler_refuses_loopback_without_the_allow_list(
     from chalice.test import Client
 
     from app import SETTINGS, app
-    from chalicelib import lambdas
+    from chalicelib.lambdas import wake
 
     assert "127.0.0.1" not in SETTINGS.wake_allow_hosts
     agent = http_agent(world, receiver.url)
     _, issue_id = run_routine(world, agent.id)
     event = _stream_event(_change_of(issue_id).new_image or {})
     if handlers == "lambdas":
-        lambdas.wake(event, None)
+        wake.handler(event, None)
     else:
         with Client(app, stage_name="dev", project_dir=str(Path(__file__).resolve().parents[2])) as client:
             client.lambda_.invoke("wake", event)
