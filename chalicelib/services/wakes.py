@@ -60,6 +60,8 @@ class WakeFailed(Exception):
 
 @dataclass(frozen=True)
 class _Attempt:
+    """How one delivery attempt went."""
+
     status: WakeStatus
     response_status: int | None = None
     error: str | None = None
