@@ -1,82 +1,41 @@
-"""The Chalice app: the API under /api, the every-minute tick and the SQS dispatcher."""
+"""The Chalice app: the API under /api, the every-minute tick, the SQS dispatcher and the wake reader.
 
-import functools
-import os
+The tick, dispatcher and wake functions are declared here, so that Chalice generates their functions, roles,
+schedule and event source mappings, and run in `chalicelib.lambdas`' modules: the packaged template points their
+handlers there, so on AWS they never import this module, the API or pydantic.
+"""
+
 from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib import runtime
+from chalicelib import lambdas
 from chalicelib.api.blueprints import BLUEPRINTS, PREFIX, UNROUTED
-from chalicelib.observability import Metric, log, metrics
-from chalicelib.queue import decode_batch, sqs_sender
-from chalicelib.services import scheduler, wakes
-from chalicelib.settings import load_settings
+from chalicelib.lambdas import dispatch as dispatch_lambda
+from chalicelib.lambdas import tick as tick_lambda
+from chalicelib.lambdas import wake as wake_lambda
 
-# The composition root of the Lambda functions: the environment is read here, once. A process that
+# The composition root of the Lambda functions: `chalicelib.lambdas` reads the environment, once. A process that
 # configured itself before importing the app (the local stack, the tests) keeps its own settings.
-SETTINGS = runtime.configured() or runtime.configure(load_settings(os.environ))
+SETTINGS = lambdas.SETTINGS
 app = Chalice(app_name="routines")
 for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint, url_prefix=PREFIX)
 app.register_blueprint(UNROUTED)
 
-_POOL = scheduler.default_pool()
-
-
-@functools.cache
-def _send_batch() -> scheduler.SendBatch | None:
-    """Made on the first tick, not at import: the API functions import this module too."""
-    return sqs_sender(SETTINGS.dispatch_queue_url, SETTINGS.region) if SETTINGS.dispatch_queue_url else None
-
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
 def tick(event: Any) -> dict[str, object]:
-    """Finds due triggers; dispatches up to the budget here and queues the rest for the dispatcher."""
-    # `now` comes from the clock, never from the event (a retried invocation carries a stale time).
-    summary = scheduler.tick(
-        runtime.now(),
-        runtime.new_id,
-        _POOL,
-        runtime.settings().tick_budget_triggers,
-        _send_batch(),
-        runtime.settings().tick_budget_seconds,
-    )
-    report = summary.as_dict()
-    log("tick", summary=report)
-    metrics(
-        {
-            Metric.DUE_TRIGGERS: summary.due,
-            Metric.TICK_LAG_SECONDS: summary.lag_seconds,
-            Metric.SLOTS_DROPPED: summary.dropped_slots,
-            Metric.DISPATCH_ERRORS: summary.errors,
-            Metric.TICK_DURATION_SECONDS: summary.duration_seconds,
-            Metric.QUEUED_TRIGGERS: summary.queued,
-        }
-    )
-    return report
+    return tick_lambda.handler(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=SETTINGS.dispatch_queue_name, batch_size=1, name="dispatch")
 def dispatch(event: Any) -> None:
-    """Dispatches a batch the tick queued; a duplicate delivery is harmless (slot claims)."""
-    for record in event:
-        ids = decode_batch(record.body)
-        outcomes = scheduler.dispatch_all(ids, runtime.now(), runtime.new_id, _POOL)
-        errors = sum(outcome.errors for outcome in outcomes)
-        log("dispatch batch", triggers=len(ids), errors=errors)
-        metrics({Metric.DISPATCH_ERRORS: errors, Metric.DISPATCHED_TRIGGERS: len(ids)})
-        if errors:
-            # Let SQS redeliver the batch (and dead-letter it if it keeps failing); claims keep it exactly once.
-            raise RuntimeError(f"{errors} of {len(ids)} triggers failed to dispatch")
+    dispatch_lambda.handler(event.to_dict(), event.context)
 
 
 @app.on_dynamodb_record(
     stream_arn=SETTINGS.issues_stream_arn, batch_size=10, starting_position="TRIM_HORIZON", name="wake"
 )
 def wake(event: Any) -> None:
-    """Wakes the agents of created and assigned issues; a failed wake raises, and Lambda retries the batch
-    (with backoff, then the dead-letter queue). Delivered wakes in a retried batch are not sent again."""
-    changes = [wakes.Change(record.old_image, record.new_image) for record in event]
-    woken = wakes.wake_all(changes, runtime.now, wakes.Delivery(SETTINGS.wake_allow_hosts))
-    log("wake batch", records=len(changes), wakes=len(woken))
+    wake_lambda.handler(event.to_dict(), event.context)

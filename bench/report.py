@@ -222,14 +222,25 @@ what the tick does: take the stored expression and zone, compute the next fire t
 
 def _cold_start(r: Result) -> str:
     shares = ", ".join(f"{name} {share:.0%}" for name, share in r["heaviestImports"].items())
+    tick_shares = ", ".join(f"{name} {share:.0%}" for name, share in r["tickHeaviestImports"].items())
+    rows = "\n".join(
+        f"| {name} | `{f['statement']}` | {f['ms']} ms | **{f['ratio']}** | {f['cpuTimeRatio']} | "
+        f"{f['ratioToBotocore']} | {f['cpuTimeRatioToBotocore']} |"
+        for name, f in r["functions"].items()
+    )
     return f"""## 5. Cold start
 
-`python -c "{r["app"]}"` against `python -c "{r["baseline"]}"`, whole processes, {r["runs"]} runs each,
-interleaved; medians.
+Each Lambda function's handler module imported by a new interpreter (`python -c "import ..."`), against
+`python -c "{r["baseline"]}"` and `python -c "{r["botocore"]}"`: whole processes, {r["runs"]} runs each,
+interleaved; medians. The CPU-time ratios are less disturbed by busy neighbours. Targets: 1.3 for the tick
+and the dispatcher, against botocore and chalice.
 
-- **ratio (wall clock): {r["ratio"]}**; ratio of the processes' CPU time: {r["cpuTimeRatio"]} (less
-  disturbed by busy neighbours).
+| function | handler module | wall clock | ratio | CPU-time ratio | ratio to botocore | CPU-time ratio to botocore |
+|---|---|---:|---:|---:|---:|---:|
+{rows}
+
 - Where `import app` spends its time (own import time by top-level package): {shares}.
+- Where the tick's module spends it: {tick_shares}.
 {NOTES["cold_start"]}
 
 {_observability(r["observability"])}"""
@@ -551,15 +562,29 @@ answers (`functools.lru_cache(maxsize=4096)` on expression and zone: a pure func
 are not cached), as the tick parses the stored expression of every due trigger and triggers share expressions.
 With every expression new (the second figure) it is still about 2 times croniter's speed.""",
     "cold_start": """
-What limits it: importing `app` imports every blueprint, and with them pydantic, pynamodb (which brings botocore,
-as the baseline does) and our request models. In separate `-X importtime` measurements (fastest of 5),
-pydantic with pydantic_core, annotated_types and typing_inspection took 35 to 45 ms, against about 100 ms for
-everything the baseline imports. Two measured changes are in the code: the request models are built on first
-use (`defer_build=True`), and the OpenAPI document with its response models is imported only by its own view;
-together they took the CPU-time ratio from about 2.15 to about 1.9. The dataclasses of `chalicelib.domain.models`
-(about 13 ms) and pydantic itself remain. While pydantic is imported at start, 1.3 cannot be reached; the tick
-and dispatch functions need neither pydantic nor the API, so giving them an import path of their own (a second
-Chalice app module, or lazy blueprint registration) is what would reach it for them.""",
+Since issue 15 the tick, the dispatcher and the wake reader no longer import `app`: app.py keeps their Chalice
+decorators (Chalice generates their functions, roles, schedule and event source mappings from them) and
+delegates to `chalicelib/lambdas/{tick,dispatch,wake}.py`, and `routines package` points each function's
+`Handler` there, so on AWS each imports pynamodb and the services it uses: no Chalice, no pydantic, no
+blueprint, and not another function's services (tests/infra/test_lambdas.py checks all of it). Three import
+edges that pulled pydantic into that path were cut: the assignee and reference checks moved from the routines
+service (which takes the request commands) to `services/references.py`, an issue's wake list moved to the
+issues service, and `services.runs` imports its `RunRoutine` command for typing only. That takes the tick and
+the dispatcher from the API's ratio to the figures above.
+
+What remains between them and the baseline is what they use: pynamodb's models and attributes on top of
+botocore, our table models, and the domain's dataclasses. In `-X importtime` measurements (fastest of 9, on
+the busy machine, separate from the table, before the docstrings below), the dispatcher's module added about
+58 ms to what the baseline imports, a third of it `chalicelib.domain.models`, whose 15 frozen dataclasses each
+compile six generated methods at import (Python 3.11). Giving every dataclass on the path a docstring (without
+one, `dataclass` builds it from `inspect.signature`) was the one further cut worth its diff. The API's own
+`import app` keeps pydantic and every blueprint: it is where the routes are.
+
+Measured with bytecode written: the benchmark's processes drop PYTHONDONTWRITEBYTECODE, which otherwise made
+every process compile our modules while reading the installed packages' .pyc files. `chalice package` puts no
+.pyc file in deployment.zip and Lambda cannot write beside the code, so on AWS every cold start compiles
+botocore, pynamodb and our modules alike: precompiling the zip (not measured here) may well cut more than any
+import edge can.""",
     "observability": """
 Decision (2026-12-01, from this run on the shared 2-core machine above): keep our own writer; powertools is
 not clearly better. Alone, its process starts slower (the ratios above: it imports `logging`, `jmespath`,

@@ -46,6 +46,8 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 @dataclass(frozen=True)
 class _Config:
+    """What `configure` set."""
+
     level: int = _LEVELS["INFO"]
     emit_metrics: bool = False
     namespace: str = "Routines"

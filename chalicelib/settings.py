@@ -14,6 +14,8 @@ class WebhookLimits:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything the environment may set, with the defaults of the local stack."""
+
     table_prefix: str = "routines-dev"
     region: str = "us-east-1"
     dynamodb_endpoint: str | None = None

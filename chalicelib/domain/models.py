@@ -96,6 +96,8 @@ ROUTINE_EXECUTION = "routine_execution"
 
 @dataclass(frozen=True)
 class Company:
+    """A tenant: its agents, projects, goals, routines and issues; `issue_prefix` starts its issue identifiers."""
+
     id: Id
     name: str
     issue_prefix: str
@@ -104,6 +106,8 @@ class Company:
 
 @dataclass(frozen=True)
 class Agent:
+    """An agent of a company: who a routine's execution issues are assigned to, and woken for."""
+
     id: Id
     company_id: Id
     name: str
@@ -123,6 +127,8 @@ class Agent:
 
 @dataclass(frozen=True)
 class Project:
+    """A project of a company, which routines and issues may belong to."""
+
     id: Id
     company_id: Id
     name: str
@@ -134,6 +140,8 @@ class Project:
 
 @dataclass(frozen=True)
 class Goal:
+    """A goal of a company, which routines may serve."""
+
     id: Id
     company_id: Id
     title: str
@@ -214,6 +222,8 @@ class OpenIssue:
 
 @dataclass(frozen=True)
 class Routine:
+    """Recurring work for an agent: what its execution issues say, and how firings share them."""
+
     id: Id
     company_id: Id
     title: str
@@ -298,6 +308,8 @@ class Trigger:
 
 @dataclass(frozen=True)
 class Run:
+    """One firing of a routine and what came of it: the execution issue it created or linked, or why not."""
+
     id: Id
     routine_id: Id
     company_id: Id
@@ -342,6 +354,8 @@ class Revision:
 
 @dataclass(frozen=True)
 class Issue:
+    """A unit of work for an agent; an execution issue is the one a run created."""
+
     id: Id
     company_id: Id
     identifier: str

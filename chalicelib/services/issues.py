@@ -18,6 +18,7 @@ from chalicelib.domain.models import (
     Project,
     Routine,
     Run,
+    Wake,
 )
 from chalicelib.domain.queries import CommentQuery, IssueQuery
 from chalicelib.domain.timefmt import to_iso
@@ -25,8 +26,8 @@ from chalicelib.domain.workflow import CHECKOUT_STATUSES, apply_status, run_foll
 from chalicelib.services.auth import require_agent, require_company
 from chalicelib.services.commands import AddComment, CheckoutIssue, UpdateIssue
 from chalicelib.services.directory import get_company
-from chalicelib.services.routines import check_assignable
-from chalicelib.store import directory, issues, routines, runs
+from chalicelib.services.references import check_assignable
+from chalicelib.store import directory, issues, routines, runs, wakes
 from chalicelib.store.pages import Page
 
 _IDENTIFIER = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
@@ -66,6 +67,11 @@ def get_issue(principal: Principal, issue_ref: str) -> Issue:
         raise NotFound("Issue not found")
     require_company(principal, issue.company_id)
     return issue
+
+
+def list_wakes(principal: Principal, issue_ref: str) -> list[Wake]:
+    """An issue's wake-ups and how each went, for whoever may see the issue."""
+    return wakes.list_wakes(get_issue(principal, issue_ref).id)
 
 
 def _resolve(principal: Principal, issue_ref: str) -> str | None:

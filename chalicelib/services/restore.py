@@ -20,8 +20,9 @@ from chalicelib.domain.revisions import ALREADY_LATEST, restored_from, restored_
 from chalicelib.domain.signing import SigningMode, new_public_id, new_secret
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.services.auth import require_manage
+from chalicelib.services.references import check_assignable
 from chalicelib.services.revisions import current_triggers, next_revision, pointing_at, retrying
-from chalicelib.services.routines import check_assignable, load_routine, settle_status
+from chalicelib.services.routines import load_routine, settle_status
 from chalicelib.services.triggers import SecretMaterial, reschedule, webhook_url
 from chalicelib.store import revisions, routines
 

@@ -4,7 +4,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from chalicelib.domain.gate import NO_EXTERNAL_ACTIVITY, GateVerdict
@@ -29,12 +29,14 @@ from chalicelib.domain.templating import Content, plan_content
 from chalicelib.domain.timefmt import to_iso
 from chalicelib.observability import Metric, metrics
 from chalicelib.services.auth import require_manage
-from chalicelib.services.commands import RunRoutine
-from chalicelib.services.routines import check_assignable, check_references
+from chalicelib.services.references import check_assignable, check_references
 from chalicelib.store import directory, routines, runs
 from chalicelib.store.ratelimit import Window
 from chalicelib.store.retries import DISPATCH_ATTEMPTS
 from chalicelib.store.runs import Advance, Claim, TriggerTouch
+
+if TYPE_CHECKING:  # a request command (pydantic): the tick and dispatcher import this module without it
+    from chalicelib.services.commands import RunRoutine
 
 SLOT_CLAIM_TTL_SEC = 7 * 86400
 
@@ -341,7 +343,7 @@ def idempotency_claim(routine_id: str, source: RunSource, trigger_id: str | None
     return Claim(f"idem#{routine_id}#{source}#{trigger_id or '-'}#{digest}")
 
 
-def run_routine(principal: Principal, routine: Routine, command: RunRoutine, now: datetime, new_id: IdFactory) -> Run:
+def run_routine(principal: Principal, routine: Routine, command: "RunRoutine", now: datetime, new_id: IdFactory) -> Run:
     """A manual or API firing; a paused routine may be run by hand, an archived one not."""
     require_manage(principal, routine)
     source = RunSource(command.source)
@@ -363,7 +365,7 @@ def run_routine(principal: Principal, routine: Routine, command: RunRoutine, now
     return start_run(routine, firing, now, new_id).run
 
 
-def _check_overrides(routine: Routine, command: RunRoutine) -> None:
+def _check_overrides(routine: Routine, command: "RunRoutine") -> None:
     """A run's own assignee and project must be the routine company's, as the routine's must."""
     named = {name for name in ("assignee_agent_id", "project_id") if getattr(command, name)}
     overridden = replace(routine, **{name: getattr(command, name) for name in named})

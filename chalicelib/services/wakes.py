@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.models import Agent, Issue, Principal, Wake
+from chalicelib.domain.models import Agent, Issue, Wake
 from chalicelib.domain.timefmt import from_iso, to_iso
 from chalicelib.domain.wakes import (
     DEFAULT_TIMEOUT_MS,
@@ -30,7 +30,6 @@ from chalicelib.domain.wakes import (
 )
 from chalicelib.observability import Metric, log, metrics
 from chalicelib.services import pinned_http
-from chalicelib.services.issues import get_issue
 from chalicelib.store import runs, wakes
 
 Image = dict[str, Any]
@@ -61,6 +60,8 @@ class WakeFailed(Exception):
 
 @dataclass(frozen=True)
 class _Attempt:
+    """How one delivery attempt went."""
+
     status: WakeStatus
     response_status: int | None = None
     error: str | None = None
@@ -152,9 +153,3 @@ def _record(issue: Issue, agent: Agent, cause: WakeCause, attempt: _Attempt, now
     if attempt.status == WakeStatus.failed:
         raise WakeFailed(f"wake {wake.id} of issue {issue.id}: {attempt.error}")
     return wake
-
-
-def list_wakes(principal: Principal, issue_id: str) -> list[Wake]:
-    """An issue's wake-ups and how each went, for whoever may see the issue."""
-    issue = get_issue(principal, issue_id)
-    return wakes.list_wakes(issue.id)

@@ -29,6 +29,8 @@ class BadCursor(Invalid):
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of a list, with the cursor of the next page (None on the last)."""
+
     items: list[T]
     next_cursor: str | None
 

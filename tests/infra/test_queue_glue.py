@@ -1,4 +1,5 @@
-"""The tick and the dispatcher as app.py wires them, with moto standing in for SQS and nothing else.
+"""The tick and the dispatcher as app.py wires them, and as the packaged functions run them (chalicelib.lambdas,
+on raw Lambda events), with moto standing in for SQS and nothing else.
 
 The tick runs in a child process configured only by its environment, as on Lambda: the settings are read at
 import. DynamoDB stays DynamoDB Local (moto serves SQS on its own port, so no DynamoDB request can reach it).
@@ -23,7 +24,7 @@ from moto.server import ThreadedMotoServer
 from chalicelib import runtime
 from chalicelib.domain.models import OPERATOR, Principal, RoutineStatus, ScheduleSpec, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.queue import decode_batch
+from chalicelib.queue import decode_batch, encode_batch
 from chalicelib.services import directory
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
@@ -35,15 +36,35 @@ from routines.packaging import ITEM_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD = Principal.for_board(None)
-TICK_IN_LAMBDA = f"""
+# EventBridge's scheduled event, as Lambda hands it to the tick (the tick reads the clock, not its `time`).
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-01-01T00:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/routines-dev-tick"],
+    "detail": {},
+}
+TICK_IN_LAMBDA = {
+    "app": f"""
 import json
 from chalice.test import Client
 from app import app
 
 with Client(app, stage_name="dev", project_dir={str(ROOT)!r}) as client:
-    event = client.events.generate_cw_event("aws.events", "Scheduled Event", {{}}, [])
-    print(json.dumps(client.lambda_.invoke("tick", event).payload))
-"""
+    print(json.dumps(client.lambda_.invoke("tick", {SCHEDULED_EVENT!r}).payload))
+""",
+    "lambdas": f"""
+import json
+from chalicelib.lambdas import tick
+
+print(json.dumps(tick.handler({SCHEDULED_EVENT!r}, None)))
+""",
+}
+HANDLERS = list(TICK_IN_LAMBDA)
 
 
 @dataclass
@@ -64,6 +85,7 @@ class Queue:
 class Delivery:
     """One tick with a budget of one trigger, and every batch it queued delivered once to the dispatcher."""
 
+    handlers: str
     triggers: list[Trigger]
     summary: dict[str, Any]
     bodies: list[str]
@@ -79,22 +101,24 @@ def sqs_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def delivery(sqs_endpoint: str, dynamodb: DynamoDBLocal) -> Iterator[Delivery]:
-    queue = new_queue(sqs_endpoint)
+@pytest.fixture(scope="module", params=HANDLERS)
+def delivery(request: pytest.FixtureRequest, sqs_endpoint: str, dynamodb: DynamoDBLocal) -> Iterator[Delivery]:
+    """The same tick and delivery through app.py's Chalice handlers, then through chalicelib.lambdas."""
+    handlers = str(request.param)
+    queue = new_queue(sqs_endpoint, f"routines-test-dispatch-{handlers}")
     triggers = yearly_triggers(3)
     try:
-        summary = run_tick(queue, budget=1)
+        summary = run_tick(queue, budget=1, handlers=handlers)
         bodies = queue.received()
         with counting_requests() as sent:
-            deliver(bodies)
-        yield Delivery(triggers, summary, bodies, sent)
+            deliver(bodies, handlers)
+        yield Delivery(handlers, triggers, summary, bodies, sent)
     finally:
         for trigger in triggers:
             routines.set_due(trigger, RoutineStatus.archived)
 
 
-def new_queue(endpoint: str) -> Queue:
+def new_queue(endpoint: str, name: str) -> Queue:
     client = botocore.session.get_session().create_client(
         "sqs",
         region_name="us-east-1",
@@ -102,7 +126,7 @@ def new_queue(endpoint: str) -> Queue:
         aws_access_key_id="moto",
         aws_secret_access_key="moto",
     )
-    return Queue(client, endpoint, client.create_queue(QueueName="routines-test-dispatch")["QueueUrl"])
+    return Queue(client, endpoint, client.create_queue(QueueName=name)["QueueUrl"])
 
 
 def yearly_triggers(count: int) -> list[Trigger]:
@@ -125,8 +149,8 @@ def yearly_triggers(count: int) -> list[Trigger]:
     return made
 
 
-def run_tick(queue: Queue, budget: int) -> dict[str, Any]:
-    """One invocation of app.tick in a fresh process whose environment names the queue and the budget."""
+def run_tick(queue: Queue, budget: int, handlers: str) -> dict[str, Any]:
+    """One invocation of the tick in a fresh process whose environment names the queue and the budget."""
     env = {
         **os.environ,
         "ROUTINES_DISPATCH_QUEUE_URL": queue.url,
@@ -136,19 +160,50 @@ def run_tick(queue: Queue, budget: int) -> dict[str, Any]:
         "AWS_SECRET_ACCESS_KEY": "moto",
     }
     done = subprocess.run(
-        [sys.executable, "-c", TICK_IN_LAMBDA], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", TICK_IN_LAMBDA[handlers]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
-def deliver(bodies: list[str]) -> None:
-    """Each message to app.dispatch, one per invocation (the event source's batch size is 1)."""
+def deliver(bodies: list[str], handlers: str) -> None:
+    """Each message to the dispatcher, one per invocation (the event source's batch size is 1)."""
+    if handlers == "lambdas":
+        from chalicelib.lambdas import dispatch
+
+        for body in bodies:
+            dispatch.handler(sqs_event([body]), None)
+        return
     from app import app
 
     with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
         for body in bodies:
-            client.lambda_.invoke("dispatch", client.events.generate_sqs_event([body]))
+            client.lambda_.invoke("dispatch", sqs_event([body]))
+
+
+def sqs_event(bodies: list[str]) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping hands the dispatcher."""
+    arn = "arn:aws:sqs:us-east-1:123456789012:routines-dev-dispatch"
+    records = [
+        {
+            "messageId": f"059f36b4-87a3-44ab-83d2-66197{number:07d}",
+            "receiptHandle": f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{number}",
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1767225600000",
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": "1767225600001",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1",
+        }
+        for number, body in enumerate(bodies)
+    ]
+    return {"Records": records}
 
 
 def history(trigger: Trigger) -> list[tuple[str | None, str]]:
@@ -173,7 +228,7 @@ def test_every_due_trigger_fires_its_slot_once_and_advances(delivery: Delivery) 
 
 def test_a_duplicate_delivery_creates_nothing_new(delivery: Delivery) -> None:
     before = [(history(trigger), routines.get_trigger(trigger.id)) for trigger in delivery.triggers]
-    deliver(delivery.bodies)
+    deliver(delivery.bodies, delivery.handlers)
     assert [(history(trigger), routines.get_trigger(trigger.id)) for trigger in delivery.triggers] == before
 
 
@@ -183,3 +238,17 @@ def test_the_dispatcher_sends_only_requests_its_policy_allows(delivery: Delivery
     if "TransactWriteItems" in sent:
         sent = (sent - {"TransactWriteItems"}) | {"PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
     assert sent and {f"dynamodb:{operation}" for operation in sent} <= set(ITEM_ACTIONS)
+
+
+@pytest.mark.parametrize("handlers", HANDLERS)
+def test_a_batch_with_a_failed_trigger_raises_so_that_sqs_delivers_it_again(handlers: str) -> None:
+    [trigger] = yearly_triggers(1)
+    assert trigger.schedule is not None
+    broken = replace(trigger, schedule=replace(trigger.schedule, timezone="Nowhere/Atlantis"))
+    routines.save_trigger(broken, RoutineStatus.active)
+    try:
+        with pytest.raises(RuntimeError, match="1 of 1 triggers failed to dispatch"):
+            deliver([encode_batch([trigger.id])], handlers)
+    finally:
+        routines.set_due(broken, RoutineStatus.archived)
+    assert history(trigger) == []

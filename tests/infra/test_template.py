@@ -4,6 +4,7 @@ The real `chalice package` (20 s cold: it pip-downloads the Lambda wheels) and c
 these tests read the generator's output, so they take milliseconds.
 """
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from chalicelib.store.tables import ALL_TABLES, TTL_ATTRIBUTES
 from routines.packaging import (
     API,
     DISPATCH,
+    HANDLERS,
     ROLES,
     TICK,
     WAKE,
@@ -305,3 +307,12 @@ def test_api_gateway_answers_of_its_own_never_echo_the_request(prod: dict[str, A
             "ResponseTemplates": {"application/json": '{"error": "Not found"}'},
         }
     assert all('{"error": ' in response["ResponseTemplates"]["application/json"] for response in responses.values())
+
+
+@pytest.mark.parametrize(("function", "name"), [(TICK, "tick"), (DISPATCH, "dispatch"), (WAKE, "wake")])
+def test_the_tick_dispatcher_and_wake_run_in_the_lambda_module(prod: dict[str, Any], function: str, name: str) -> None:
+    handler = prod[function]["Properties"]["Handler"]
+    assert handler == HANDLERS[function] == f"chalicelib.lambdas.{name}.handler"
+    module, _, attribute = handler.rpartition(".")
+    assert callable(getattr(importlib.import_module(module), attribute))
+    assert "Handler" not in prod.get(API, {}).get("Properties", {})  # the API stays app.app

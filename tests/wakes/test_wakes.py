@@ -398,16 +398,25 @@ def _stream_event(image: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_the_lambda_handler_refuses_loopback_without_the_allow_list(world: World, receiver: Receiver) -> None:
+@pytest.mark.parametrize("handlers", ["app", "lambdas"])
+def test_the_lambda_handler_refuses_loopback_without_the_allow_list(
+    world: World, receiver: Receiver, handlers: str
+) -> None:
+    """app.py's Chalice handler, and chalicelib.lambdas' on the raw event as the packaged function runs it."""
     from chalice.test import Client
 
     from app import SETTINGS, app
+    from chalicelib.lambdas import wake
 
     assert "127.0.0.1" not in SETTINGS.wake_allow_hosts
     agent = http_agent(world, receiver.url)
     _, issue_id = run_routine(world, agent.id)
-    with Client(app, stage_name="dev", project_dir=str(Path(__file__).resolve().parents[2])) as client:
-        client.lambda_.invoke("wake", _stream_event(_change_of(issue_id).new_image or {}))
+    event = _stream_event(_change_of(issue_id).new_image or {})
+    if handlers == "lambdas":
+        wake.handler(event, None)
+    else:
+        with Client(app, stage_name="dev", project_dir=str(Path(__file__).resolve().parents[2])) as client:
+            client.lambda_.invoke("wake", event)
     assert receiver.got == []
     [wake] = wakes_of(world, issue_id)
     assert wake["status"] == "refused" and "private or reserved" in wake["lastError"]
