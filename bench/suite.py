@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import api_latency, cold_start, cron_speed, dispatch_rate, request_count, tick_cost
+from bench import api_latency, cold_start, cron_speed, dispatch_rate, request_count, server_throughput, tick_cost
 
 Result = dict[str, Any]
 
@@ -17,6 +17,7 @@ class Plan:
     cron: cron_speed.Sizes = field(default_factory=cron_speed.Sizes)
     startup: cold_start.Sizes = field(default_factory=cold_start.Sizes)
     api: api_latency.Sizes = field(default_factory=api_latency.Sizes)
+    throughput: server_throughput.Sizes = field(default_factory=server_throughput.Sizes)
 
 
 FULL = Plan()
@@ -27,6 +28,7 @@ TINY = Plan(
     cron_speed.Sizes(triggers=40, reps=1),
     cold_start.Sizes(runs=1),
     api_latency.Sizes(clients=2, rounds=1, iterations=2),
+    server_throughput.Sizes(clients=(1, 2), rounds=1, cycles=2, workers=2),
 )
 
 
@@ -39,6 +41,7 @@ def run_all(plan: Plan, emit: Callable[[Result], None]) -> list[Result]:
         lambda: cron_speed.run(plan.cron),
         lambda: cold_start.run(plan.startup),
         lambda: api_latency.run(plan.api),
+        lambda: server_throughput.run(plan.throughput),
     ]
     results = []
     for step in steps:

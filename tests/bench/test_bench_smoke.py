@@ -25,6 +25,7 @@ def test_every_benchmark_reports_its_figures_and_targets(results: dict[str, dict
         "cron_next_fire",
         "cold_start",
         "api_latency",
+        "server_throughput",
     ]
     for result in results.values():
         assert all(isinstance(met, bool) for met in result.get("targets", {}).values())
@@ -58,6 +59,14 @@ def test_cron_cold_start_and_api_report_ratios(results: dict[str, dict[str, Any]
     assert results["api_latency"]["webhookFireP50Ratio"] > 0
 
 
+def test_server_throughput_compares_workers_with_one_process_at_each_load(results: dict[str, dict[str, Any]]) -> None:
+    throughput = results["server_throughput"]
+    assert throughput["workers"] == 2
+    assert list(throughput["workersVsSingleRatio"]) == ["1", "2"]
+    assert all(rate > 0 for rate in throughput["singleWorkerRequestsPerSecond"].values())
+    assert all(rate > 0 for rate in throughput["workersRequestsPerSecond"].values())
+
+
 def test_cold_start_times_our_observability_beside_an_empty_interpreter(results: dict[str, dict[str, Any]]) -> None:
     figures = results["cold_start"]["observability"]
     assert figures["oursMs"] > 0 and figures["emptyMs"] > 0
@@ -77,4 +86,5 @@ def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, A
     text = path.read_text()
     assert "## 1. Tick cost vs stored triggers" in text
     assert "### Logging and metrics: our writer or aws-lambda-powertools" in text
+    assert "## 7. Local server throughput" in text
     assert (tmp_path / "tick_cost.png").stat().st_size > 0
