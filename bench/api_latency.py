@@ -67,11 +67,12 @@ def run(sizes: Sizes) -> dict[str, Any]:
 
 
 @contextmanager
-def served() -> Iterator[str]:
-    """The API in a child process on a free port; yields its base URL."""
+def served(workers: int = 1) -> Iterator[str]:
+    """The API in a child process on a free port (in `workers` processes of its own above 1); yields its
+    base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.serve", str(port)],
+        [sys.executable, "-m", "bench.serve", str(port), str(workers)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

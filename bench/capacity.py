@@ -7,7 +7,7 @@ from typing import Any
 
 TRIGGERS = 1_000_000
 
-# Documented AWS limits (cited in RESULTS.md §7).
+# Documented AWS limits (cited in RESULTS.md §9).
 NEW_TABLE_WRITE_UNITS = 4_000  # a new on-demand table's warm throughput, write units/s (reads: 12,000)
 TABLE_QUOTA_WRITE_UNITS = 40_000  # default per-table throughput quota, write units/s (raisable)
 PARTITION_WRITE_UNITS = 1_000  # per partition (one partition key value at least), write units/s

@@ -4,7 +4,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import api_latency, burst, cold_start, cron_speed, dispatch_rate, request_count, status_speed, tick_cost
+from bench import (
+    api_latency,
+    burst,
+    cold_start,
+    cron_speed,
+    dispatch_rate,
+    request_count,
+    server_throughput,
+    status_speed,
+    tick_cost,
+)
 
 Result = dict[str, Any]
 
@@ -17,6 +27,7 @@ class Plan:
     cron: cron_speed.Sizes = field(default_factory=cron_speed.Sizes)
     startup: cold_start.Sizes = field(default_factory=cold_start.Sizes)
     api: api_latency.Sizes = field(default_factory=api_latency.Sizes)
+    throughput: server_throughput.Sizes = field(default_factory=server_throughput.Sizes)
     status: status_speed.Sizes = field(default_factory=status_speed.Sizes)
     fanout: burst.Sizes = field(default_factory=burst.Sizes)
 
@@ -29,6 +40,7 @@ TINY = Plan(
     cron_speed.Sizes(triggers=40, reps=1),
     cold_start.Sizes(runs=1),
     api_latency.Sizes(clients=2, rounds=1, iterations=2),
+    server_throughput.Sizes(clients=(1, 2), rounds=1, cycles=2, workers=2),
     status_speed.Sizes(routines=5, runs=1),
     burst.Sizes(triggers=60, processes=(1, 2)),
 )
@@ -43,6 +55,7 @@ def run_all(plan: Plan, emit: Callable[[Result], None]) -> list[Result]:
         lambda: cron_speed.run(plan.cron),
         lambda: cold_start.run(plan.startup),
         lambda: api_latency.run(plan.api),
+        lambda: server_throughput.run(plan.throughput),
         lambda: status_speed.run(plan.status),
         lambda: burst.run(plan.fanout),
     ]

@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state and dev.json (.routines)")
     dev.add_argument("--tick-seconds", type=float, default=15.0, help="seconds between ticks (15)")
     dev.add_argument("--no-tick", action="store_true", help="run no tick thread")
+    dev.add_argument(
+        "--workers",
+        type=overview.positive,
+        default=os.cpu_count() or 1,
+        help="API processes sharing the port (the core count; 1 serves from this process)",
+    )
     dev.set_defaults(handler=_dev)
 
     tick = commands.add_parser("tick", help="run one scheduler tick and print its summary")
@@ -129,7 +135,7 @@ def _add_admin(commands: Any) -> None:
 
 
 def _dev(args: argparse.Namespace) -> None:
-    run_dev(args.host, args.port, args.data_dir, None if args.no_tick else args.tick_seconds)
+    run_dev(args.host, args.port, args.data_dir, None if args.no_tick else args.tick_seconds, args.workers)
 
 
 def _connect(data_dir: Path | None) -> None:

@@ -29,15 +29,15 @@ def add_commands(commands: Any, connect: Callable[[Path | None], None]) -> None:
     status.set_defaults(handler=lambda args: _status(args, connect))
     runs = commands.add_parser("runs", help="a routine's run history, oldest first; --follow prints new runs")
     runs.add_argument("routine_id")
-    runs.add_argument("--limit", type=_positive, default=20, help="how many past runs to print (20)")
+    runs.add_argument("--limit", type=positive, default=20, help="how many past runs to print (20)")
     runs.add_argument("--follow", action="store_true", help="keep printing new runs until Ctrl-C")
     runs.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --follow (2)")
-    runs.add_argument("--polls", type=_positive, default=None, help=argparse.SUPPRESS)  # for tests: stop after N
+    runs.add_argument("--polls", type=positive, default=None, help=argparse.SUPPRESS)  # for tests: stop after N
     runs.add_argument("--data-dir", type=Path, default=None, help="local stack (.routines)")
     runs.set_defaults(handler=lambda args: _runs(args, connect))
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return int(text)

@@ -9,6 +9,7 @@ than its `Content-Length`, on which it would wait forever, is a 408 after a time
 import functools
 import json
 import os
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -25,6 +26,7 @@ from chalice.local import (
     LocalGateway,
     MatchResult,
     RouteMatcher,
+    ThreadedHTTPServer,
 )
 
 from chalicelib.api.fallback_api import GREEDY
@@ -36,20 +38,31 @@ ChaliceRequestHandler.disable_nagle_algorithm = True
 
 
 class ApiServer:
-    """`chalice local` without autoreload, so a tick thread can share the process."""
+    """`chalice local` without autoreload, so a tick thread can share the process; on `listener`, a socket
+    already bound and listening (shared by worker processes), instead of binding `host:port` itself."""
 
     def __init__(
-        self, host: str, port: int, stage: str = "dev", body_timeout_seconds: float = BODY_TIMEOUT_SECONDS
+        self,
+        host: str,
+        port: int,
+        stage: str = "dev",
+        body_timeout_seconds: float = BODY_TIMEOUT_SECONDS,
+        listener: socket.socket | None = None,
     ) -> None:
         factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=stage)
         from app import app
 
         _make_thread_local(app)
-        handler = functools.partial(RequestHandler, body_timeout_seconds=body_timeout_seconds)
-        self.server = LocalDevServer(app, config, host, port, handler_cls=handler)
-        # http.server listens with a backlog of 5: a burst of new connections would be reset.
-        self.server.server.socket.listen(128)
+        # One gateway for the server: chalice builds one (and sorts every route) for each connection.
+        handler = functools.partial(
+            RequestHandler, gateway=_gateway(app, config), body_timeout_seconds=body_timeout_seconds
+        )
+        server_cls = functools.partial(_Adopting, listener) if listener else ThreadedHTTPServer
+        self.server = LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=server_cls)
+        if listener is None:
+            # http.server listens with a backlog of 5: a burst of new connections would be reset.
+            self.server.server.socket.listen(128)
         self.thread = threading.Thread(target=self.server.server.serve_forever, name="api", daemon=True)
 
     def start(self) -> "ApiServer":
@@ -59,6 +72,32 @@ class ApiServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket for worker processes to share. It does not block: every worker wakes for a new
+    connection, one accepts it, and the others' accept fails at once (socketserver ignores that) instead of
+    waiting for the next."""
+    listener = socket.create_server((host, port), backlog=128)
+    listener.setblocking(False)
+    return listener
+
+
+class _Adopting(ThreadedHTTPServer):
+    """The threaded server on a socket bound and listening already."""
+
+    def __init__(self, listener: socket.socket, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler, bind_and_activate=False)
+        self.server_close()  # the socket it made, never bound
+        self.socket = listener
+        self.server_address = listener.getsockname()[:2]
+        self.server_name, self.server_port = address
+
+
+def _gateway(app: Any, config: Any) -> LocalGateway:
+    gateway = LocalGateway(app, config)
+    gateway.event_converter = LambdaEventConverter(GreedyRoutes(list(app.routes)), app.api.binary_types)
+    return gateway
 
 
 def _make_thread_local(app: Any) -> None:
@@ -94,12 +133,11 @@ class Refused(Exception):
 class RequestHandler(ChaliceRequestHandler):
     """Chalice's handler, with greedy routes, and refusing a body it cannot read as sent."""
 
-    def __init__(self, *args: Any, app_object: Any, config: Any, body_timeout_seconds: float) -> None:
+    def __init__(
+        self, *args: Any, app_object: Any, config: Any, gateway: LocalGateway, body_timeout_seconds: float
+    ) -> None:
         self.body_timeout_seconds = body_timeout_seconds
-        self.local_gateway = LocalGateway(app_object, config)
-        self.local_gateway.event_converter = LambdaEventConverter(
-            GreedyRoutes(list(app_object.routes)), app_object.api.binary_types
-        )
+        self.local_gateway = gateway
         BaseHTTPRequestHandler.__init__(self, *args)
 
     def _parse_payload(self) -> tuple[dict[str, Any], bytes | None]:

@@ -5,20 +5,26 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import runtime
 from chalicelib.observability import log_exception
 from chalicelib.settings import Settings
 from routines.local.dynamodb import DynamoDBLocal
 
+if TYPE_CHECKING:
+    from routines.local.server import ApiServer
+    from routines.local.workers import Workers
+
 REGION = "us-east-1"
 TABLE_PREFIX = "routines-local"
 # Wakes may reach a receiver on this machine (ROUTINES_WAKE_ALLOW_HOSTS on AWS); link-local never.
 WAKE_ALLOW_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WORKER_POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,9 @@ def attach(data_dir: Path) -> LocalDatabase:
     return LocalDatabase(db["endpoint"], db["accessKeyId"])
 
 
-def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) -> None:
+def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None, workers: int = 1) -> None:
+    """The local stack until Ctrl-C or SIGTERM; the API in this process (`workers=1`) or in that many
+    forked ones. A worker that ends stops the whole stack, saying which (exit status 1)."""
     _check_port_free(host, port)
     data_dir = data_dir.resolve()
     (data_dir / "dev.json").unlink(missing_ok=True)
@@ -73,7 +81,7 @@ def run_dev(host: str, port: int, data_dir: Path, tick_seconds: float | None) ->
     try:
         database = LocalDatabase(dynamodb.endpoint, access_key_id(data_dir))
         runtime.configure(database.settings())
-        _serve(host, port, data_dir, database, tick_seconds)
+        _serve(host, port, data_dir, database, tick_seconds, workers)
     finally:
         dynamodb.stop()
         (data_dir / "dev.json").unlink(missing_ok=True)
@@ -90,13 +98,14 @@ def _check_port_free(host: str, port: int) -> None:
             raise SystemExit(f"{host}:{port} is in use (another `routines dev`?): pick another with --port.") from None
 
 
-def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_seconds: float | None) -> None:
+def _serve(
+    host: str, port: int, data_dir: Path, database: LocalDatabase, tick_seconds: float | None, workers: int
+) -> None:
     from routines.local.schema import create_tables
-    from routines.local.server import ApiServer
 
     create_tables()
     demo = _demo(data_dir)
-    server = ApiServer(host, port).start()
+    server = _start_api(host, port, workers)  # before any thread: workers are forked
     stop = threading.Event()
     ticker = threading.Thread(target=_tick_forever, args=(stop, tick_seconds), name="tick", daemon=True)
     if tick_seconds:
@@ -106,16 +115,35 @@ def _serve(host: str, port: int, data_dir: Path, database: LocalDatabase, tick_s
     waker.start()
     info = {"baseUrl": f"http://{host}:{port}/api", **demo, "dynamodb": _dynamodb_info(database)}
     _write_private(data_dir / "dev.json", json.dumps(info, indent=2) + "\n")
-    _print_welcome(info, data_dir, tick_seconds)
+    _print_welcome(info, data_dir, tick_seconds, workers)
     # Set both explicitly: a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        stop.wait()
+        _wait(stop, server)
     finally:
         print("\nStopping: API, tick, wakes and DynamoDB Local.", flush=True)
         stop.set()
         server.stop()
+
+
+def _start_api(host: str, port: int, workers: int) -> "ApiServer | Workers":
+    from routines.local.server import ApiServer
+    from routines.local.workers import Workers
+
+    return ApiServer(host, port).start() if workers == 1 else Workers(host, port, workers).start()
+
+
+def _wait(stop: threading.Event, server: "ApiServer | Workers") -> None:
+    """Until Ctrl-C or SIGTERM, or until a worker process ends."""
+    from routines.local.workers import Workers
+
+    while not stop.wait(WORKER_POLL_SECONDS if isinstance(server, Workers) else None):
+        ended = server.exited() if isinstance(server, Workers) else []
+        if ended:
+            for worker in ended:
+                print(f"API worker {worker.pid} {worker.how}: stopping the stack.", file=sys.stderr, flush=True)
+            raise SystemExit(1)
 
 
 def _demo(data_dir: Path) -> dict[str, Any]:
@@ -171,13 +199,14 @@ def _wake_forever(database: LocalDatabase, data_dir: Path, stop: threading.Event
         log_exception("the wake stream reader stopped")
 
 
-def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | None) -> None:
+def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | None, workers: int) -> None:
     alpha = info["agents"][0]
     tick = f"every {tick_seconds:g} s" if tick_seconds else "off (run `routines tick`)"
+    processes = "1 process (this one)" if workers == 1 else f"{workers} processes"
     print(
         f"""
 Routines is running.
-  API          {info["baseUrl"]}
+  API          {info["baseUrl"]}, served by {processes}
   company      {info["companyId"]}
   project      {info["projectId"]}
   board key    {info["boardApiKey"]}

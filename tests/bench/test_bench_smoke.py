@@ -25,6 +25,7 @@ def test_every_benchmark_reports_its_figures_and_targets(results: dict[str, dict
         "cron_next_fire",
         "cold_start",
         "api_latency",
+        "server_throughput",
         "status_speed",
         "burst",
     ]
@@ -65,6 +66,14 @@ def test_cron_cold_start_and_api_report_ratios(results: dict[str, dict[str, Any]
     assert results["api_latency"]["webhookFireP50Ratio"] > 0
 
 
+def test_server_throughput_compares_workers_with_one_process_at_each_load(results: dict[str, dict[str, Any]]) -> None:
+    throughput = results["server_throughput"]
+    assert throughput["workers"] == 2
+    assert list(throughput["workersVsSingleRatio"]) == ["1", "2"]
+    assert all(rate > 0 for rate in throughput["singleWorkerRequestsPerSecond"].values())
+    assert all(rate > 0 for rate in throughput["workersRequestsPerSecond"].values())
+
+
 def test_cold_start_times_our_observability_beside_an_empty_interpreter(results: dict[str, dict[str, Any]]) -> None:
     figures = results["cold_start"]["observability"]
     assert figures["oursMs"] > 0 and figures["emptyMs"] > 0
@@ -85,6 +94,7 @@ def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, A
     assert "## 1. Tick cost vs stored triggers" in text
     assert "### Logging and metrics: our writer or aws-lambda-powertools" in text
     assert "### Per route, authentication included" in text
+    assert "## 8. Local server throughput" in text
     assert (tmp_path / "tick_cost.png").stat().st_size > 0
 
 
@@ -121,6 +131,6 @@ def test_the_report_has_the_burst_section_and_its_chart(results: dict[str, dict[
     from bench import report
 
     path = report.write(list(results.values()), machine.describe(), machine.load(), 1.0, tmp_path)
-    assert "## 7. A burst past one machine" in path.read_text()
+    assert "## 9. A burst past one machine" in path.read_text()
     assert "### Capacity model: 1,000,000 triggers due in one minute on AWS" in path.read_text()
     assert (tmp_path / "burst.png").stat().st_size > 0
