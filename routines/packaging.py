@@ -633,7 +633,56 @@ def package(stage: Stage, out_dir: Path) -> Path:
     packaged = json.loads(template.read_text())
     _check_dispatch_queue(packaged, stage)
     _check_handlers(packaged)
+    add_bytecode(out_dir / "deployment.zip", _runtime(packaged))
     return template
+
+
+def _runtime(template: Json) -> str:
+    """The functions' one Python runtime, e.g. `python3.11`."""
+    runtimes = {
+        resource["Properties"]["Runtime"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    if len(runtimes) != 1:
+        raise SystemExit(f"The functions do not share one runtime: {sorted(runtimes)}")
+    return str(runtimes.pop())
+
+
+def add_bytecode(zip_path: Path, runtime: str) -> int:
+    """Adds every module's bytecode to the deployment zip; returns how many modules it compiled.
+
+    `chalice package` ships sources only, and a Lambda function's code directory is read-only, so without this
+    every cold start compiles botocore, pynamodb and our code again (measured on the packaged zip: `import app`
+    took about twice the CPU time without bytecode). The bytecode is hash-based and unchecked, so it holds
+    whatever the zip does to file times; it must come from the runtime's Python version, or Lambda ignores it.
+    """
+    import compileall
+    import py_compile
+    import tempfile
+    import zipfile
+
+    ours = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if ours != runtime:
+        raise SystemExit(f"Package with {runtime}, the functions' runtime (this is {ours}): its bytecode differs")
+    rebuilt = zip_path.with_suffix(".tmp")
+    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(zip_path) as packaged:
+        # Bytecode Chalice copied from a local __pycache__ is dropped: it checks file times, and would be a duplicate.
+        kept = [entry for entry in packaged.infolist() if not entry.filename.endswith(".pyc")]
+        packaged.extractall(scratch, [entry.filename for entry in kept if entry.filename.endswith(".py")])
+        unchecked = py_compile.PycInvalidationMode.UNCHECKED_HASH
+        compileall.compile_dir(scratch, quiet=2, invalidation_mode=unchecked, workers=0)
+        compiled = sorted(Path(scratch).rglob("*.pyc"))
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as archive:
+            for entry in kept:
+                archive.writestr(entry, packaged.read(entry))
+            for path in compiled:
+                pyc = zipfile.ZipInfo(path.relative_to(scratch).as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+                pyc.external_attr = 0o644 << 16
+                pyc.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(pyc, path.read_bytes())
+    rebuilt.replace(zip_path)
+    return len(compiled)
 
 
 def _check_dispatch_queue(template: Json, stage: Stage) -> None:
