@@ -187,7 +187,7 @@ class Variable(ResponseBody, source=variables.Variable):
     """A `{{name}}` placeholder of the title or description, and how a firing fills it."""
 
 
-_ROUTINE_INTERNAL = ("version", "open_issues", "last_dispatched_at", "last_run_id", "runs_tracked")
+_ROUTINE_INTERNAL = ("version", "open_issues", "last_dispatched_at", "last_run_id", "runs_tracked", "trigger_ids")
 
 
 class Routine(ResponseBody, source=domain.Routine, exclude=_ROUTINE_INTERNAL):

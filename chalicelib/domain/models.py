@@ -256,6 +256,9 @@ class Routine:
     activity_gate_scope: ActivityGateScope = ActivityGateScope.company
     latest_revision_id: Id | None = None
     latest_revision_number: int | None = None
+    # The triggers the latest revision names, kept beside its number so lists read triggers without the revision
+    # (None: a routine whose latest revision was written before this was recorded).
+    trigger_ids: tuple[Id, ...] | None = None
 
     @property
     def newest_open_issue(self) -> OpenIssue | None:

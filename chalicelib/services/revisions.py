@@ -48,28 +48,29 @@ def pointing_at(routine: Routine, revision: Revision) -> Routine:
         routine,
         latest_revision_id=revision.id,
         latest_revision_number=revision.revision_number,
+        trigger_ids=tuple(snapshot_trigger_ids(revision.snapshot)),
         updated_at=revision.created_at,
     )
 
 
 def current_triggers(routine: Routine) -> list[Trigger]:
-    """The routine's triggers, read consistently: every trigger change appends a revision, so the latest
-    one names them all (a routine from before revisions falls back on the `byRoutine` index)."""
-    latest = (
-        revisions.get_numbered(routine.id, routine.latest_revision_number) if routine.latest_revision_number else None
-    )
-    if latest is None:
-        return routines.list_triggers(routine.id)
-    found = routines.get_triggers(snapshot_trigger_ids(latest.snapshot))
-    return sorted(found.values(), key=lambda trigger: (trigger.created_at, trigger.id))
+    """The routine's triggers, read consistently (see `current_triggers_of`)."""
+    return current_triggers_of([routine])[routine.id]
 
 
 def current_triggers_of(found: list[Routine]) -> dict[str, list[Trigger]]:
-    """`current_triggers` of many routines in batches: their latest revisions, then the triggers these name,
-    a hundred at a time (a routine from before revisions, or whose revision is not found, is queried alone)."""
-    keys = {(routine.id, routine.latest_revision_number) for routine in found if routine.latest_revision_number}
+    """The routines' triggers, read consistently in batches of a hundred: every trigger change appends a
+    revision, and the routine records the triggers that revision names (`trigger_ids`). A routine whose latest
+    revision is older than that record reads the revision for them; one from before revisions (or whose revision
+    is not found) is queried alone on the `byRoutine` index."""
+    named = {routine.id: list(routine.trigger_ids) for routine in found if routine.trigger_ids is not None}
+    keys = {
+        (routine.id, routine.latest_revision_number)
+        for routine in found
+        if routine.id not in named and routine.latest_revision_number
+    }
     latest = revisions.get_many_numbered(keys) if keys else {}
-    named = {routine_id: snapshot_trigger_ids(revision.snapshot) for routine_id, revision in latest.items()}
+    named.update({routine_id: snapshot_trigger_ids(revision.snapshot) for routine_id, revision in latest.items()})
     wanted = [trigger_id for ids in named.values() for trigger_id in ids]
     triggers = routines.get_triggers(wanted) if wanted else {}
     result: dict[str, list[Trigger]] = {}

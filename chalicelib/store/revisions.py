@@ -5,6 +5,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.models import Revision
+from chalicelib.domain.revisions import snapshot_trigger_ids
 from chalicelib.store.mapping import from_item, to_item
 from chalicelib.store.tables import ClaimItem, RevisionItem, RoutineItem, read, read_many
 from chalicelib.store.tx import Tx
@@ -42,6 +43,7 @@ def pointer_actions(revision: Revision) -> list[Action]:
     return [
         RoutineItem.latestRevisionId.set(revision.id),
         RoutineItem.latestRevisionNumber.set(revision.revision_number),
+        RoutineItem.triggerIds.set(snapshot_trigger_ids(revision.snapshot)),
         RoutineItem.updatedAt.set(revision.created_at),
     ]
 

@@ -127,14 +127,17 @@ _TRIGGER_KEPT = frozenset(
 
 
 def _routine_item(routine: Routine) -> RoutineItem:
-    # The open set belongs to the dispatch transactions.
-    return to_item(RoutineItem, routine, openIssues=None, variables=[variable_json(v) for v in routine.variables])
+    # The open set belongs to the dispatch transactions. Lists go to pynamodb as lists: it stores a tuple as a string.
+    trigger_ids = list(routine.trigger_ids) if routine.trigger_ids is not None else None
+    variables = [variable_json(v) for v in routine.variables]
+    return to_item(RoutineItem, routine, openIssues=None, variables=variables, triggerIds=trigger_ids)
 
 
 def _routine(item: RoutineItem) -> Routine:
     open_issues = frozenset(OpenIssue.decode(text) for text in item.openIssues or ())
     variables = tuple(variable_of(data) for data in item.variables or ())
-    return from_item(Routine, item, open_issues=open_issues, variables=variables)
+    trigger_ids = tuple(item.triggerIds) if item.triggerIds is not None else None
+    return from_item(Routine, item, open_issues=open_issues, variables=variables, trigger_ids=trigger_ids)
 
 
 def due_shard(trigger_id: str) -> str:

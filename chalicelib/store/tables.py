@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -141,6 +142,8 @@ class RoutineItem(Model):
     activityGateScope = UnicodeAttribute(null=True)
     latestRevisionId = UnicodeAttribute(null=True)
     latestRevisionNumber = NumberAttribute(null=True)
+    # pynamodb's stubs type a list of strings by its attribute class; the values are strings.
+    triggerIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     byCompany = RoutinesByCompany()

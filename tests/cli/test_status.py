@@ -197,7 +197,12 @@ def test_status_of_a_routine_from_before_last_run_ids_queries_its_runs_and_trigg
     trigger = world.trigger(routine_id, kind="api")["trigger"]
     run = json_of(world.board.post(f"/routines/{routine_id}/run", {}), 202)
     RoutineItem(routine_id).update(
-        [RoutineItem.lastRunId.remove(), RoutineItem.runsTracked.remove(), RoutineItem.latestRevisionNumber.remove()]
+        [
+            RoutineItem.lastRunId.remove(),
+            RoutineItem.runsTracked.remove(),
+            RoutineItem.latestRevisionNumber.remove(),
+            RoutineItem.triggerIds.remove(),
+        ]
     )
 
     sent, (row,) = status_cost(world)
@@ -205,3 +210,33 @@ def test_status_of_a_routine_from_before_last_run_ids_queries_its_runs_and_trigg
     assert sent["Query"] == 3  # the routines, then this one's triggers and its runs
     assert row["lastRun"]["id"] == run["id"]
     assert [t["id"] for t in row["triggers"]] == [trigger["id"]]
+
+
+def test_status_of_a_routine_from_before_trigger_ids_finds_its_triggers_through_its_latest_revision(
+    world: World,
+) -> None:
+    routine_id = world.routine(title="Revised before trigger ids")["id"]
+    trigger = world.trigger(routine_id, kind="api")["trigger"]
+    RoutineItem(routine_id).update([RoutineItem.triggerIds.remove()])
+
+    sent, (row,) = status_cost(world)
+
+    assert sent["Query"] == 1  # the routines only: the revision and the trigger are batch reads
+    assert [t["id"] for t in row["triggers"]] == [trigger["id"]]
+
+
+def stored_trigger_ids(routine_id: str) -> tuple[str, ...] | None:
+    routine = routines.get_routine(routine_id)
+    return routine.trigger_ids if routine else None
+
+
+def test_each_trigger_change_records_the_routine_s_trigger_ids(world: World) -> None:
+    routine_id = world.routine(title="Counted")["id"]
+    assert stored_trigger_ids(routine_id) == ()
+    first = world.trigger(routine_id, kind="api")["trigger"]
+    second = world.trigger(routine_id, kind="api")["trigger"]
+    assert stored_trigger_ids(routine_id) == (first["id"], second["id"])
+    json_of(world.board.patch(f"/routines/{routine_id}", {"title": "Renamed"}))
+    assert stored_trigger_ids(routine_id) == (first["id"], second["id"])
+    assert world.board.delete(f"/routine-triggers/{first['id']}").status_code == 204
+    assert stored_trigger_ids(routine_id) == (second["id"],)
