@@ -9,7 +9,7 @@ from chalice import Chalice, Rate
 from chalicelib import runtime
 from chalicelib.api.blueprints import BLUEPRINTS, PREFIX, UNROUTED
 from chalicelib.observability import Metric, log, metrics
-from chalicelib.queue import decode_batch, sqs_sender
+from chalicelib.queue import SqsSender, decode_message, sqs_sender
 from chalicelib.services import scheduler, wakes
 from chalicelib.settings import load_settings
 
@@ -25,22 +25,40 @@ _POOL = scheduler.default_pool()
 
 
 @functools.cache
-def _send_batch() -> scheduler.SendBatch | None:
+def _sender() -> SqsSender | None:
     """Made on the first tick, not at import: the API functions import this module too."""
-    return sqs_sender(SETTINGS.dispatch_queue_url, SETTINGS.region) if SETTINGS.dispatch_queue_url else None
+    url = SETTINGS.dispatch_queue_url
+    return sqs_sender(url, SETTINGS.region, runtime.now) if url else None
+
+
+def _look_ahead() -> scheduler.LookAhead | None:
+    sender = _sender()
+    seconds = runtime.settings().look_ahead_seconds
+    return scheduler.LookAhead(seconds, sender.send_later) if sender and seconds > 0 else None
+
+
+def _send_later(trigger_ids: list[str], not_before: str) -> None:
+    """An early delivery waits on the queue it came from."""
+    sender = _sender()
+    if sender is None:
+        raise RuntimeError("ROUTINES_DISPATCH_QUEUE_URL is unset: an early batch has no queue to wait on")
+    sender.send_later(trigger_ids, not_before)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
 def tick(event: Any) -> dict[str, object]:
-    """Finds due triggers; dispatches up to the budget here and queues the rest for the dispatcher."""
+    """Finds due triggers; dispatches up to the budget here and queues the rest for the dispatcher, and sends
+    the slots due before the next tick to the dispatcher, delayed to their second."""
     # `now` comes from the clock, never from the event (a retried invocation carries a stale time).
+    sender = _sender()
     summary = scheduler.tick(
-        runtime.now(),
+        runtime.now,
         runtime.new_id,
         _POOL,
         runtime.settings().tick_budget_triggers,
-        _send_batch(),
+        sender.send if sender else None,
         runtime.settings().tick_budget_seconds,
+        _look_ahead(),
     )
     report = summary.as_dict()
     log("tick", summary=report)
@@ -59,13 +77,14 @@ def tick(event: Any) -> dict[str, object]:
 
 @app.on_sqs_message(queue=SETTINGS.dispatch_queue_name, batch_size=1, name="dispatch")
 def dispatch(event: Any) -> None:
-    """Dispatches a batch the tick queued; a duplicate delivery is harmless (slot claims)."""
+    """Dispatches a batch the tick queued, at or after its slot; a duplicate delivery is harmless (slot claims)."""
     for record in event:
-        ids = decode_batch(record.body)
-        outcomes = scheduler.dispatch_all(ids, runtime.now(), runtime.new_id, _POOL)
+        message = decode_message(record.body)
+        ids = message.trigger_ids
+        outcomes = scheduler.dispatch_delivery(ids, message.not_before, runtime.now, runtime.new_id, _POOL, _send_later)
         errors = sum(outcome.errors for outcome in outcomes)
-        log("dispatch batch", triggers=len(ids), errors=errors)
-        metrics({Metric.DISPATCH_ERRORS: errors, Metric.DISPATCHED_TRIGGERS: len(ids)})
+        log("dispatch batch", triggers=len(ids), errors=errors, notBefore=message.not_before, dispatched=len(outcomes))
+        metrics({Metric.DISPATCH_ERRORS: errors, Metric.DISPATCHED_TRIGGERS: len(outcomes)})
         if errors:
             # Let SQS redeliver the batch (and dead-letter it if it keeps failing); claims keep it exactly once.
             raise RuntimeError(f"{errors} of {len(ids)} triggers failed to dispatch")

@@ -149,17 +149,9 @@ def _dynamodb_info(database: LocalDatabase) -> dict[str, str]:
 
 def _tick_forever(stop: threading.Event, seconds: float) -> None:
     from chalicelib import runtime
-    from chalicelib.services.scheduler import default_pool, tick
+    from routines.local.ticker import print_summary, tick_forever
 
-    with default_pool() as pool:
-        while not stop.wait(seconds):
-            try:
-                summary = tick(runtime.now(), runtime.new_id, pool, budget=10_000)
-            except Exception:
-                log_exception("tick failed")
-                continue
-            if summary.due:
-                print(f"tick: {json.dumps(summary.as_dict())}", flush=True)
+    tick_forever(stop, seconds, runtime.now, runtime.new_id, report=print_summary)
 
 
 def _wake_forever(database: LocalDatabase, data_dir: Path, stop: threading.Event) -> None:

@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from chalicelib import runtime
 from chalicelib.domain.models import OPERATOR, Principal, RoutineStatus, ScheduleSpec, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.queue import decode_batch
+from chalicelib.queue import decode_message
 from chalicelib.services import directory
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
@@ -156,7 +156,7 @@ def history(trigger: Trigger) -> list[tuple[str | None, str]]:
 
 
 def test_the_tick_queues_the_triggers_beyond_its_budget(delivery: Delivery) -> None:
-    queued = [trigger_id for body in delivery.bodies for trigger_id in decode_batch(body)]
+    queued = [trigger_id for body in delivery.bodies for trigger_id in decode_message(body).trigger_ids]
     assert delivery.summary["queued"] == len(queued) == len(set(queued))
     # A budget of one leaves at least two of our three due triggers to the dispatcher.
     assert len({trigger.id for trigger in delivery.triggers} & set(queued)) >= 2
