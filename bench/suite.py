@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import api_latency, cold_start, cron_speed, dispatch_rate, request_count, tick_cost
+from bench import api_latency, cold_start, cron_speed, dispatch_rate, fire_lag, request_count, tick_cost
 
 Result = dict[str, Any]
 
@@ -17,6 +17,7 @@ class Plan:
     cron: cron_speed.Sizes = field(default_factory=cron_speed.Sizes)
     startup: cold_start.Sizes = field(default_factory=cold_start.Sizes)
     api: api_latency.Sizes = field(default_factory=api_latency.Sizes)
+    lag: fire_lag.Sizes = field(default_factory=fire_lag.Sizes)
 
 
 FULL = Plan()
@@ -27,6 +28,7 @@ TINY = Plan(
     cron_speed.Sizes(triggers=40, reps=1),
     cold_start.Sizes(runs=1),
     api_latency.Sizes(clients=2, rounds=1, iterations=2),
+    fire_lag.Sizes(burst=5, singles=2, single_spacing_seconds=0.5, tick_seconds=1.0, burst_on_multiple_of_seconds=1),
 )
 
 
@@ -39,6 +41,7 @@ def run_all(plan: Plan, emit: Callable[[Result], None]) -> list[Result]:
         lambda: cron_speed.run(plan.cron),
         lambda: cold_start.run(plan.startup),
         lambda: api_latency.run(plan.api),
+        lambda: fire_lag.run(plan.lag),
     ]
     results = []
     for step in steps:
