@@ -65,7 +65,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         due_shards=int(env.get("ROUTINES_DUE_SHARDS", default.due_shards)),
         tick_budget_triggers=int(env.get("ROUTINES_TICK_BUDGET_TRIGGERS", default.tick_budget_triggers)),
         tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", default.tick_budget_seconds)),
-        look_ahead_seconds=float(env.get("ROUTINES_LOOK_AHEAD_SECONDS", default.look_ahead_seconds)),
+        look_ahead_seconds=_look_ahead(env.get("ROUTINES_LOOK_AHEAD_SECONDS", ""), default.look_ahead_seconds),
         log_level=env.get("ROUTINES_LOG_LEVEL", default.log_level),
         metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", default.metrics_namespace),
         emit_metrics=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) or env.get("ROUTINES_EMF") == "1",
@@ -74,6 +74,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         wake_allow_hosts=_hosts(env.get("ROUTINES_WAKE_ALLOW_HOSTS", "")),
         run_retention_days=_days(env.get("ROUTINES_RUN_RETENTION_DAYS", "")),
     )
+
+
+def _look_ahead(given: str, default: float) -> float:
+    """`ROUTINES_LOOK_AHEAD_SECONDS`: the horizon in seconds, 0 turns look-ahead off, unset keeps `default`."""
+    if not given.strip():
+        return default
+    seconds = float(given)
+    if seconds < 0:
+        raise ValueError(f"ROUTINES_LOOK_AHEAD_SECONDS must be 0 (off) or more, not {given}")
+    return seconds
 
 
 def _days(given: str) -> int | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import runtime
 from chalicelib.observability import log_exception
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, look_ahead_for
 from routines.local.dynamodb import DynamoDBLocal
 
 REGION = "us-east-1"
@@ -165,7 +165,8 @@ def _wake_forever(database: LocalDatabase, data_dir: Path, stop: threading.Event
 
 def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | None) -> None:
     alpha = info["agents"][0]
-    tick = f"every {tick_seconds:g} s" if tick_seconds else "off (run `routines tick`)"
+    ahead = f"; slots due within {look_ahead_for(tick_seconds):g} s fire at their second" if tick_seconds else ""
+    tick = f"every {tick_seconds:g} s{ahead}" if tick_seconds else "off (run `routines tick`)"
     print(
         f"""
 Routines is running.

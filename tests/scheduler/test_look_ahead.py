@@ -10,9 +10,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import pytest
+
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, Routine, RunStatus, Trigger
 from chalicelib.domain.timefmt import Clock, frozen_at, to_iso
+from chalicelib.queue import delay_seconds
 from chalicelib.services.scheduler import (
     BATCH_SIZE,
     LookAhead,
@@ -22,6 +25,7 @@ from chalicelib.services.scheduler import (
     dispatch_delivery,
     tick,
 )
+from chalicelib.settings import load_settings, look_ahead_for
 from routines.local.ticker import TimerQueue
 from tests.scheduler.conftest import Schedules, iso, utc
 
@@ -214,3 +218,20 @@ def test_the_local_timer_queue_hands_a_batch_to_the_dispatcher_at_its_slot(sched
     [run] = schedules.runs(routine)
     assert run.scheduled_for == stored
     assert run.created_at >= stored
+
+
+def test_the_horizon_is_a_tick_period_plus_a_margin_and_zero_turns_it_off() -> None:
+    assert load_settings({}).look_ahead_seconds == look_ahead_for(60) > 60
+    assert load_settings({"ROUTINES_LOOK_AHEAD_SECONDS": "0"}).look_ahead_seconds == 0
+    assert load_settings({"ROUTINES_LOOK_AHEAD_SECONDS": "90"}).look_ahead_seconds == 90
+    with pytest.raises(ValueError, match="ROUTINES_LOOK_AHEAD_SECONDS"):
+        load_settings({"ROUTINES_LOOK_AHEAD_SECONDS": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("ahead", "delay"), [(timedelta(milliseconds=2200), 3), (timedelta(seconds=5), 5), (timedelta(hours=1), 900)]
+)
+def test_a_slot_is_delayed_by_its_seconds_rounded_up_and_at_most_fifteen_minutes(ahead: timedelta, delay: int) -> None:
+    now = utc(2027, 1, 18, 10)
+    assert delay_seconds(to_iso(now + ahead), now) == delay
+    assert delay_seconds(to_iso(now - ahead), now) == 0
