@@ -1,12 +1,14 @@
 """The tick: find due schedule triggers, fire each slot exactly once, then advance.
 
 Dispatch-then-advance with a claim per slot: overlapping ticks, a retried invocation or a crash
-between the two steps can neither lose a slot nor fire it twice.
+between the two steps can neither lose a slot nor fire it twice. With look-ahead, a tick also sends the
+slots due before the next tick to a delayed delivery (SQS, or the local timer queue), which hands them to
+`dispatch_delivery` at their second; the same claims keep such a slot to one run.
 """
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -134,16 +136,20 @@ def tick(
 def _send_ahead(later: list[tuple[str, str]], send_later: SendLater) -> int:
     """Sends the triggers of each later slot, in batches that share it (`later` is in slot order)."""
     for slot, pairs in groupby(later, key=lambda pair: pair[1]):
-        ids = [trigger_id for trigger_id, _ in pairs]
-        for start in range(0, len(ids), BATCH_SIZE):
-            send_later(ids[start : start + BATCH_SIZE], slot)
+        for batch in _batches([trigger_id for trigger_id, _ in pairs]):
+            send_later(batch, slot)
     return len(later)
 
 
 def _queue(trigger_ids: list[str], send_batch: SendBatch) -> int:
-    for start in range(0, len(trigger_ids), BATCH_SIZE):
-        send_batch(trigger_ids[start : start + BATCH_SIZE])
+    for batch in _batches(trigger_ids):
+        send_batch(batch)
     return len(trigger_ids)
+
+
+def _batches(trigger_ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(trigger_ids), BATCH_SIZE):
+        yield trigger_ids[start : start + BATCH_SIZE]
 
 
 def find_due(until: datetime, pool: Executor) -> list[tuple[str, str]]:
