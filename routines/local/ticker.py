@@ -19,8 +19,9 @@ from chalicelib.observability import log_exception
 from chalicelib.services.scheduler import LookAhead, TickSummary, default_pool, dispatch_delivery, tick
 from chalicelib.settings import look_ahead_for
 
-# Batches due at the same second are delivered side by side, as Lambda runs one dispatcher per message.
-DELIVERY_WORKERS = 8
+# Batches due at the same second are delivered side by side, as Lambda runs one dispatcher per message: enough
+# workers that a burst's batches (8 for 200 triggers) leave room for a slot due a few seconds later.
+DELIVERY_WORKERS = 16
 
 
 @dataclass(order=True)
