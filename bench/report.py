@@ -271,7 +271,8 @@ def _fire_lag(r: Result) -> str:
 
 The local scheduler `routines dev` runs (`routines.local.ticker.tick_forever`: the tick every
 {r["tickSeconds"]:g} s, its phase wherever it starts, and the timer queue), on the real clock against the bench's
-DynamoDB Local, in two passes: look-ahead on, then off (today's behaviour: a slot waits for the next tick). Each
+DynamoDB Local, in two passes after a warm-up burst (a cold DynamoDB Local would slow whichever pass came first):
+look-ahead on, then off (today's behaviour: a slot waits for the next tick). Each
 pass stores a burst of {r["burst"]} triggers due at the same whole minute, then {r["singles"]} single triggers
 whose stored `nextRunAt` lies {r["singleSpacingSeconds"]:g} s apart after it (so that 20 single slots fit in about
 a minute rather than 20 minutes; their phases against the tick spread over several periods). A run's lag is its
