@@ -1,8 +1,8 @@
 """7. A burst: 20,000 triggers due in the same minute, dispatched through the queue path by 1, 2 and 4 processes.
 
 As on AWS: one tick (`scheduler.tick` with a `send_batch` and a budget of 0) finds the due triggers and queues
-them in batches of 25, each encoded with `queue.encode_batch`, onto a local multiprocessing queue; each dispatcher
-process does what the SQS `dispatch` handler does per message (`decode_batch`, then `dispatch_all` on its own
+them in batches of 25, each encoded with `queue.encode_message`, onto a local multiprocessing queue; each dispatcher
+process does what the SQS `dispatch` handler does per message (`decode_message`, then `dispatch_all` on its own
 pool of 16 threads), against the one DynamoDB Local. Each process count gets a fresh population (its own company,
 routines and triggers) due at its own slot, and afterwards a scan of the runs counts the runs of every trigger.
 
@@ -31,8 +31,8 @@ from bench.dynamo import Meter, recorded_transactions, write_all
 from bench.fixtures import Population, make_tenant, population
 from bench.stats import median, ratio
 from chalicelib import runtime
-from chalicelib.domain.timefmt import to_iso
-from chalicelib.queue import decode_batch, encode_batch
+from chalicelib.domain.timefmt import frozen_at, to_iso
+from chalicelib.queue import Message, decode_message, encode_message
 from chalicelib.services.scheduler import BATCH_SIZE, default_pool, dispatch_all, tick
 from chalicelib.store.routines import all_due_shards
 from chalicelib.store.tables import ALL_TABLES, RunItem, name_of
@@ -81,14 +81,14 @@ def run(sizes: Sizes) -> dict[str, Any]:
 
 def _drain(pool: Executor) -> None:
     """Dispatches, here, whatever else is due at the latest slot, so the bursts' ticks find only their own."""
-    tick(datetime(LATEST_SLOT, 1, 1, tzinfo=UTC), runtime.new_id, pool, budget=10**9)
+    tick(frozen_at(datetime(LATEST_SLOT, 1, 1, tzinfo=UTC)), runtime.new_id, pool, budget=10**9)
 
 
 def _sample(pool: Executor) -> dict[str, Any]:
     """What one dispatch of the bursts' kind asks of DynamoDB, metered over a small untimed population."""
     fresh = _loaded("Bench burst sample", _SAMPLE, SAMPLE_SLOT, pool)
     with Meter() as meter, recorded_transactions() as sent:
-        dispatch_all(fresh.trigger_ids, SAMPLE_SLOT, runtime.new_id, pool)
+        dispatch_all(fresh.trigger_ids, frozen_at(SAMPLE_SLOT), runtime.new_id, pool)
     tally = meter.tally
     return {
         "itemsPerTransaction": round(sum(len(params["TransactItems"]) for params in sent) / len(sent), 2),
@@ -151,7 +151,9 @@ def _burst(sizes: Sizes, processes: int, slot: datetime, pool: Executor) -> Burs
         _receive(outbox, workers)  # ready: imported, configured, connected
     before = Cpu.now()
     started = time.monotonic()
-    summary = tick(slot, runtime.new_id, pool, sizes.tick_budget, lambda ids: inbox.put(encode_batch(ids)))
+    summary = tick(
+        frozen_at(slot), runtime.new_id, pool, sizes.tick_budget, lambda ids: inbox.put(encode_message(Message(ids)))
+    )
     ticked = time.monotonic()
     for _ in workers:
         inbox.put(None)
@@ -184,12 +186,12 @@ def dispatcher(inbox: "Queue[str | None]", outbox: "Queue[dict[str, Any]]", now:
     runtime.configure(load_settings(os.environ))  # the parent's DynamoDB Local, named in the environment
     report: dict[str, Any] = {"batches": 0, "runs": 0, "errors": 0, "firstReceived": None, "lastDone": None}
     with default_pool() as pool:
-        dispatch_all(["burst-warm-up"], now, runtime.new_id, pool)  # opens the connection: not timed
+        dispatch_all(["burst-warm-up"], frozen_at(now), runtime.new_id, pool)  # opens the connection: not timed
         outbox.put({"ready": True})
         cpu = time.process_time()
         while (body := inbox.get()) is not None:
             report["firstReceived"] = report["firstReceived"] or time.monotonic()
-            outcomes = dispatch_all(decode_batch(body), now, runtime.new_id, pool)
+            outcomes = dispatch_all(decode_message(body).trigger_ids, frozen_at(now), runtime.new_id, pool)
             report["lastDone"] = time.monotonic()
             report["batches"] += 1
             report["runs"] += sum(sum(outcome.runs.values()) for outcome in outcomes)

@@ -19,6 +19,7 @@ from bench.dynamo import recorded_transactions, transaction_client, write_all
 from bench.fixtures import Population, Tenant, make_tenant, population
 from bench.stats import median, ratio, timed
 from chalicelib import runtime
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services.scheduler import default_pool, dispatch_all
 from chalicelib.store.tables import RoutineItem, TriggerItem
 
@@ -99,7 +100,7 @@ def _loaded(tenant: Tenant, size: int, pool: Executor) -> Population:
 
 
 def _dispatch(fresh: Population, pool: Executor) -> None:
-    outcomes = dispatch_all(fresh.trigger_ids, DISPATCH_AT, runtime.new_id, pool)
+    outcomes = dispatch_all(fresh.trigger_ids, frozen_at(DISPATCH_AT), runtime.new_id, pool)
     created = sum(outcome.runs["issue_created"] for outcome in outcomes)
     if created != len(fresh.triggers):
         raise RuntimeError(f"dispatch created {created} runs for {len(fresh.triggers)} due triggers")

@@ -16,17 +16,20 @@ HERE = Path(__file__).resolve().parent
 RESULTS = "RESULTS.md"
 CHART = "tick_cost.png"
 BURST_CHART = "burst.png"
+LAG_CHART = "fire_lag.png"
 Result = dict[str, Any]
 
 
 def write(
     results: list[Result], machine: dict[str, str], load_after: str, seconds: float, directory: Path = HERE
 ) -> Path:
-    """Writes RESULTS.md and tick_cost.png into `directory`; returns the path of RESULTS.md."""
+    """Writes RESULTS.md, tick_cost.png and fire_lag.png into `directory`; returns the path of RESULTS.md."""
     by_name = {result["benchmark"]: result for result in results}
     chart(by_name["tick_cost"], directory / CHART)
     if "burst" in by_name:
         burst_chart(by_name["burst"], directory / BURST_CHART)
+    if "fire_lag" in by_name:
+        lag_chart(by_name["fire_lag"], directory / LAG_CHART)
     sections = [_header(machine, load_after, seconds), _summary(results)]
     sections += [SECTIONS[name](by_name[name]) for name in SECTIONS if name in by_name]
     sections.append(_raw(results))
@@ -71,6 +74,25 @@ def _save(figure: Any, axes: Any, path: Path, title: str, labels: tuple[str, str
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
     axes.legend(loc=legend, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def lag_chart(result: Result, path: Path) -> None:
+    """Slot to run, each run of the burst in order, with look-ahead and without."""
+    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for key, label, style in (("lookAhead", "look-ahead", "-"), ("withoutLookAhead", "without (the next tick)", "--")):
+        lags = result[key]["burstLagsSeconds"]
+        axes.plot(range(1, len(lags) + 1), lags, style, label=label)
+    axes.axhline(1.0, color="grey", linestyle=":", linewidth=1, label="first run target (1 s)")
+    axes.axhline(3.0, color="black", linestyle=":", linewidth=1, label="last run target (3 s)")
+    axes.set_xlabel(f"run of the burst of {result['burst']} triggers due at one minute, in write order")
+    axes.set_ylabel("slot → run written (s)")
+    axes.set_ylim(bottom=0)
+    axes.set_title(f"Fire lag, local tick every {result['tickSeconds']:g} s")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -355,12 +377,13 @@ def _burst(r: Result) -> str:
 {r["triggers"]:,} triggers (each of its own routine, one company and agent per process count) due in the same
 minute, written with batch writes, then dispatched through the queue path: one tick (`scheduler.tick` with a
 `send_batch` and a budget of {r["tickBudget"]}) finds them and queues them in batches of {r["batchSize"]}
-(`queue.encode_batch`) onto a multiprocessing queue, and {_counts(r["processes"])} dispatcher processes, started and
-connected before the tick, each do per message what the SQS `dispatch` handler does (`decode_batch`, `dispatch_all` on a
-pool of 16 threads), against the one DynamoDB Local, on this {r["cores"]}-core machine. Every process count
-gets a fresh population due at its own slot. Afterwards a scan of the runs counts each trigger's runs for its
-slot. Cores are CPU seconds over the slot-to-last-run time: DynamoDB Local's Java process and the dispatchers
-read from /proc and getrusage, the machine's from /proc/stat (busy cores minus ours are the neighbours').
+(`queue.encode_message`) onto a multiprocessing queue, and {_counts(r["processes"])} dispatcher processes, started
+and connected before the tick, each do per message what the SQS `dispatch` handler does (`decode_message`,
+`dispatch_all` on a pool of 16 threads), against the one DynamoDB Local, on this {r["cores"]}-core machine. Every
+process count gets a fresh population due at its own slot. Afterwards a scan of the runs counts each trigger's
+runs for its slot. Cores are CPU seconds over the slot-to-last-run time: DynamoDB Local's Java process and the
+dispatchers read from /proc and getrusage, the machine's from /proc/stat (busy cores minus ours are the
+neighbours').
 
 | {" | ".join(label for _, label in columns)} |
 |{"---:|" * len(columns)}
@@ -428,6 +451,46 @@ def _capacity(m: Result) -> str:
 {NOTES["capacity"]}"""
 
 
+def _fire_lag(r: Result) -> str:
+    ahead, today = r["lookAhead"], r["withoutLookAhead"]
+    rows = "\n".join(
+        f"| {label} | {ahead[key]} | {today[key]} |"
+        for label, key in (
+            ("burst: slot → first run (s)", "burstFirstSeconds"),
+            ("burst: slot → last run (s)", "burstLastSeconds"),
+            ("single trigger: slot → run, p50 (s)", "singleP50Seconds"),
+            ("single trigger: slot → run, p90 (s)", "singleP90Seconds"),
+            ("earliest run after its slot (s)", "earliestSeconds"),
+            ("runs written (burst, singles)", "runs"),
+        )
+    )
+    return f"""## 7. Fire lag: slot to run, with look-ahead and without
+
+The local scheduler `routines dev` runs (`routines.local.ticker.tick_forever`: the tick every
+{r["tickSeconds"]:g} s, its phase wherever it starts, and the timer queue), on the real clock against the bench's
+DynamoDB Local, in two passes after a warm-up burst (a cold DynamoDB Local would slow whichever pass came first):
+look-ahead on, then off (today's behaviour: a slot waits for the next tick). Each
+pass stores a burst of {r["burst"]} triggers due at the same whole minute, then {r["singles"]} single triggers
+whose stored `nextRunAt` lies {r["singleSpacingSeconds"]:g} s apart after it (so that 20 single slots fit in about
+a minute rather than 20 minutes; their phases against the tick spread over several periods). A run's lag is its
+`createdAt` (written when the run is written) minus its `scheduledFor`.
+
+| | look-ahead | without |
+|---|---:|---:|
+{rows}
+
+- Without / with: a single trigger's p50 **{r["singleP50Ratio"]}** times, the burst's last run
+  **{r["burstLastRatio"]}** times.
+- With look-ahead the tick that precedes a slot by less than its horizon (the period plus 15 s) hands the slot's
+  batches of 25 to the timer queue, which delivers them at the slot to `scheduler.dispatch_delivery`, the
+  function the dispatch Lambda calls; each run's `now` is read when its trigger is dispatched. Without it, a
+  slot's lag is the time to the next tick, anywhere from 0 to a period.
+- On AWS the same figures depend on SQS's delivery after `DelaySeconds` and the dispatch Lambda's start, which
+  this local run does not measure.
+
+![fire lag](fire_lag.png)"""
+
+
 def _raw(results: list[Result]) -> str:
     lines = "\n".join(json.dumps(result) for result in results)
     return f"## The JSON lines of this run\n\n```\n{lines}\n```"
@@ -440,6 +503,7 @@ SECTIONS: dict[str, Callable[[Result], str]] = {
     "cron_next_fire": _cron,
     "cold_start": _cold_start,
     "api_latency": _api,
+    "fire_lag": _fire_lag,
     "server_throughput": _throughput,
     "burst": _burst,
     "status_speed": _status,

@@ -17,7 +17,7 @@ from bench.dynamo import Meter, Tally, write_all
 from bench.fixtures import Tenant, make_tenant, population
 from chalicelib import runtime
 from chalicelib.domain.signing import sign_delivery
-from chalicelib.domain.timefmt import to_iso
+from chalicelib.domain.timefmt import frozen_at, to_iso
 from chalicelib.services.auth import issue_key
 from chalicelib.services.commands import RunRoutine
 from chalicelib.services.routines import load_routine
@@ -74,7 +74,7 @@ def _manual_run(routine_id: str, principal: Any) -> None:
 def _scheduled(trigger_id: str) -> None:
     """The tick's work for one due trigger found by the find step."""
     with default_pool() as pool:
-        [outcome] = dispatch_all([trigger_id], FIRE_AT, runtime.new_id, pool)
+        [outcome] = dispatch_all([trigger_id], frozen_at(FIRE_AT), runtime.new_id, pool)
     assert outcome.runs["issue_created"] == 1, outcome
 
 

@@ -10,6 +10,7 @@ from bench import (
     cold_start,
     cron_speed,
     dispatch_rate,
+    fire_lag,
     request_count,
     server_throughput,
     status_speed,
@@ -27,6 +28,7 @@ class Plan:
     cron: cron_speed.Sizes = field(default_factory=cron_speed.Sizes)
     startup: cold_start.Sizes = field(default_factory=cold_start.Sizes)
     api: api_latency.Sizes = field(default_factory=api_latency.Sizes)
+    lag: fire_lag.Sizes = field(default_factory=fire_lag.Sizes)
     throughput: server_throughput.Sizes = field(default_factory=server_throughput.Sizes)
     status: status_speed.Sizes = field(default_factory=status_speed.Sizes)
     fanout: burst.Sizes = field(default_factory=burst.Sizes)
@@ -40,6 +42,7 @@ TINY = Plan(
     cron_speed.Sizes(triggers=40, reps=1),
     cold_start.Sizes(runs=1),
     api_latency.Sizes(clients=2, rounds=1, iterations=2),
+    fire_lag.Sizes(burst=5, singles=2, single_spacing_seconds=0.5, tick_seconds=1.0, burst_on_multiple_of_seconds=1),
     server_throughput.Sizes(clients=(1, 2), rounds=1, cycles=2, workers=2),
     status_speed.Sizes(routines=5, runs=1),
     burst.Sizes(triggers=60, processes=(1, 2)),
@@ -55,6 +58,7 @@ def run_all(plan: Plan, emit: Callable[[Result], None]) -> list[Result]:
         lambda: cron_speed.run(plan.cron),
         lambda: cold_start.run(plan.startup),
         lambda: api_latency.run(plan.api),
+        lambda: fire_lag.run(plan.lag),
         lambda: server_throughput.run(plan.throughput),
         lambda: status_speed.run(plan.status),
         lambda: burst.run(plan.fanout),

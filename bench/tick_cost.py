@@ -16,6 +16,7 @@ from bench.dynamo import Meter, Tally, write_all
 from bench.fixtures import Tenant, future_triggers, make_tenant, population, trigger_item
 from bench.stats import median, ratio, timed
 from chalicelib import runtime
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services.scheduler import default_pool, find_due, tick
 from chalicelib.store.tables import TriggerItem
 
@@ -130,7 +131,7 @@ def _full_tick(due: int, tenant: Tenant, pool: Executor) -> Tick:
     write_all(fresh.triggers, pool)
     summaries = []
     with Meter() as meter:
-        seconds = timed(lambda: summaries.append(tick(TICK_AT, runtime.new_id, pool, budget=10 * due)))
+        seconds = timed(lambda: summaries.append(tick(frozen_at(TICK_AT), runtime.new_id, pool, budget=10 * due)))
     write_all(fresh.triggers, pool, delete=True)
     return seconds, meter.tally, summaries[0].runs["issue_created"]
 

@@ -3,6 +3,16 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+# The look-ahead's horizon is one tick period plus this margin: it covers a tick that fires a few seconds late or
+# takes a while, and a slot planned twice by overlapping horizons still fires once (its claim).
+LOOK_AHEAD_MARGIN_SECONDS = 15.0
+AWS_TICK_PERIOD_SECONDS = 60.0  # EventBridge's rate(1 minute)
+
+
+def look_ahead_for(tick_period_seconds: float) -> float:
+    """The look-ahead horizon of a tick that runs every `tick_period_seconds`."""
+    return tick_period_seconds + LOOK_AHEAD_MARGIN_SECONDS
+
 
 @dataclass(frozen=True)
 class WebhookLimits:
@@ -27,6 +37,8 @@ class Settings:
     due_shards: int = 16
     tick_budget_triggers: int = 200
     tick_budget_seconds: float = 40.0
+    # Slots due within this many seconds of a tick fire at their second through delayed delivery; 0 turns it off.
+    look_ahead_seconds: float = look_ahead_for(AWS_TICK_PERIOD_SECONDS)
     log_level: str = "INFO"
     metrics_namespace: str = "Routines"
     emit_metrics: bool = False
@@ -58,6 +70,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         due_shards=int(env.get("ROUTINES_DUE_SHARDS", default.due_shards)),
         tick_budget_triggers=int(env.get("ROUTINES_TICK_BUDGET_TRIGGERS", default.tick_budget_triggers)),
         tick_budget_seconds=float(env.get("ROUTINES_TICK_BUDGET_SECONDS", default.tick_budget_seconds)),
+        look_ahead_seconds=_look_ahead(env.get("ROUTINES_LOOK_AHEAD_SECONDS", ""), default.look_ahead_seconds),
         log_level=env.get("ROUTINES_LOG_LEVEL", default.log_level),
         metrics_namespace=env.get("ROUTINES_METRICS_NAMESPACE", default.metrics_namespace),
         emit_metrics=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) or env.get("ROUTINES_EMF") == "1",
@@ -67,6 +80,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         run_retention_days=_days(env.get("ROUTINES_RUN_RETENTION_DAYS", "")),
         key_cache_seconds=int(env.get("ROUTINES_KEY_CACHE_SECONDS", default.key_cache_seconds)),
     )
+
+
+def _look_ahead(given: str, default: float) -> float:
+    """`ROUTINES_LOOK_AHEAD_SECONDS`: the horizon in seconds, 0 turns look-ahead off, unset keeps `default`."""
+    if not given.strip():
+        return default
+    seconds = float(given)
+    if seconds < 0:
+        raise ValueError(f"ROUTINES_LOOK_AHEAD_SECONDS must be 0 (off) or more, not {given}")
+    return seconds
 
 
 def _days(given: str) -> int | None:

@@ -17,7 +17,7 @@ from chalicelib.domain.cron import describe, parse_schedule, preview
 from chalicelib.domain.errors import DomainError, Invalid
 from chalicelib.domain.models import OPERATOR
 from chalicelib.domain.signing import sign_delivery
-from chalicelib.domain.timefmt import from_iso, to_iso
+from chalicelib.domain.timefmt import from_iso, frozen_at, to_iso
 from chalicelib.services import auth, directory
 from chalicelib.services.scheduler import default_pool, tick
 from chalicelib.settings import load_settings
@@ -150,7 +150,7 @@ def _tick(args: argparse.Namespace) -> None:
     _connect(args.data_dir)
     now = args.now or runtime.now()
     with default_pool() as pool:
-        summary = tick(now, runtime.new_id, pool, budget=1_000_000)
+        summary = tick(frozen_at(args.now) if args.now else runtime.now, runtime.new_id, pool, budget=1_000_000)
     print(json.dumps({"now": to_iso(now), **summary.as_dict()}, indent=2))
 
 

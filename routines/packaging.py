@@ -240,6 +240,12 @@ def policy_resources(tables: Json) -> Json:
             [ROLES[DISPATCH]],
             _statement("ConsumeBatches", QUEUE_CONSUME_ACTIONS, [queue_arn]),
         ),
+        # A look-ahead batch delivered early (a redrive from the dead-letter queue) goes back to wait for its slot.
+        "DispatchQueueRedelayPolicy": _policy(
+            "routines-dispatch-redelay",
+            [ROLES[DISPATCH]],
+            _statement("RedelayEarlyBatches", ["sqs:SendMessage"], [queue_arn]),
+        ),
     }
 
 

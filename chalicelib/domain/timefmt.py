@@ -1,6 +1,9 @@
 """Timestamps as fixed-width UTC ISO-8601 strings, so string order is time order."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
 
 
 def to_iso(moment: datetime) -> str:
@@ -17,3 +20,8 @@ def from_iso(text: str) -> datetime:
 
 def iso_or_none(moment: datetime | None) -> str | None:
     return to_iso(moment) if moment else None
+
+
+def frozen_at(moment: datetime) -> Clock:
+    """A clock that always reads `moment`: a tick by hand at a given time, or a test's fixed instant."""
+    return lambda: moment

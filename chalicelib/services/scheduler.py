@@ -1,15 +1,18 @@
 """The tick: find due schedule triggers, fire each slot exactly once, then advance.
 
 Dispatch-then-advance with a claim per slot: overlapping ticks, a retried invocation or a crash
-between the two steps can neither lose a slot nor fire it twice.
+between the two steps can neither lose a slot nor fire it twice. With look-ahead, a tick also sends the
+slots due before the next tick to a delayed delivery (SQS, or the local timer queue), which hands them to
+`dispatch_delivery` at their second; the same claims keep such a slot to one run.
 """
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import groupby
 
 from chalicelib.domain.cron import Schedule, next_fire_after, parse_schedule
 from chalicelib.domain.errors import DomainError
@@ -22,7 +25,7 @@ from chalicelib.domain.models import (
     Trigger,
 )
 from chalicelib.domain.schedule import CatchUpPolicy, plan_slots
-from chalicelib.domain.timefmt import from_iso, iso_or_none, to_iso
+from chalicelib.domain.timefmt import Clock, from_iso, iso_or_none, to_iso
 from chalicelib.observability import log_exception
 from chalicelib.services.runs import (
     Fired,
@@ -40,9 +43,21 @@ from chalicelib.store import activity, routines, runs
 from chalicelib.store.runs import Advance, DueReads
 
 SendBatch = Callable[[list[str]], None]
+# Trigger ids and the slot (ISO) they share: delivered to `dispatch_delivery` at that slot, not before.
+SendLater = Callable[[list[str], str], None]
 BATCH_SIZE = 25
 # Dispatch in chunks so the seconds budget is checked while the pool stays busy.
 _CHUNK = 4 * BATCH_SIZE
+# A delivery this early (or more) goes back to wait; a shorter wait is slept through (SQS delays in whole seconds).
+REDELAY_AFTER_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class LookAhead:
+    """Each tick also finds the slots due within `seconds` after its now and sends them to fire at their second."""
+
+    seconds: float
+    send_later: SendLater
 
 
 @dataclass
@@ -58,6 +73,7 @@ class Outcome:
 class TickSummary:
     due: int = 0
     queued: int = 0
+    delayed: int = 0
     runs: Counter[str] = field(default_factory=Counter)
     dropped_slots: int = 0
     errors: int = 0
@@ -73,6 +89,7 @@ class TickSummary:
         return {
             "due": self.due,
             "queued": self.queued,
+            "delayed": self.delayed,
             "runs": dict(self.runs),
             "droppedSlots": self.dropped_slots,
             "errors": self.errors,
@@ -82,20 +99,26 @@ class TickSummary:
 
 
 def tick(
-    now: datetime,
+    clock: Clock,
     new_id: IdFactory,
     pool: Executor,
     budget: int,
     send_batch: SendBatch | None = None,
     budget_seconds: float | None = None,
+    look_ahead: LookAhead | None = None,
 ) -> TickSummary:
-    """One tick at `now`: dispatches up to `budget` due triggers here, within `budget_seconds`;
-    with `send_batch` (SQS) the rest goes out in batches for other invocations, otherwise it is done here."""
-    started = time.monotonic()
-    due = find_due(now, pool)
+    """One tick at `clock()`: dispatches up to `budget` due triggers here, within `budget_seconds`;
+    with `send_batch` (SQS) the rest goes out in batches for other invocations, otherwise it is done here.
+    With `look_ahead`, the slots due before the next tick go out to fire at their second."""
+    started, now = time.monotonic(), clock()
+    horizon = now + timedelta(seconds=look_ahead.seconds) if look_ahead else now
+    found = find_due(horizon, pool)
+    due = [pair for pair in found if pair[1] <= to_iso(now)]
     summary = TickSummary(due=len(due))
+    if look_ahead is not None:
+        summary.delayed = _send_ahead(found[len(due) :], look_ahead.send_later)
     if due:
-        summary.lag_seconds = (now - from_iso(min(next_run for _, next_run in due))).total_seconds()
+        summary.lag_seconds = (now - from_iso(due[0][1])).total_seconds()
     ids = [trigger_id for trigger_id, _ in due]
     if send_batch is not None:
         summary.queued += _queue(ids[budget:], send_batch)
@@ -104,30 +127,68 @@ def tick(
         if send_batch is not None and budget_seconds and time.monotonic() - started > budget_seconds:
             summary.queued += _queue(ids[start:], send_batch)
             break
-        for outcome in dispatch_all(ids[start : start + _CHUNK], now, new_id, pool):
+        for outcome in dispatch_all(ids[start : start + _CHUNK], clock, new_id, pool):
             summary.add(outcome)
     summary.duration_seconds = time.monotonic() - started
     return summary
 
 
+def _send_ahead(later: list[tuple[str, str]], send_later: SendLater) -> int:
+    """Sends the triggers of each later slot, in batches that share it (`later` is in slot order)."""
+    for slot, pairs in groupby(later, key=lambda pair: pair[1]):
+        for batch in _batches([trigger_id for trigger_id, _ in pairs]):
+            send_later(batch, slot)
+    return len(later)
+
+
 def _queue(trigger_ids: list[str], send_batch: SendBatch) -> int:
-    for start in range(0, len(trigger_ids), BATCH_SIZE):
-        send_batch(trigger_ids[start : start + BATCH_SIZE])
+    for batch in _batches(trigger_ids):
+        send_batch(batch)
     return len(trigger_ids)
 
 
-def find_due(now: datetime, pool: Executor) -> list[tuple[str, str]]:
-    """(trigger id, nextRunAt) of every due trigger: one query per shard of the sparse index, in parallel."""
-    stamp = to_iso(now)
+def _batches(trigger_ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(trigger_ids), BATCH_SIZE):
+        yield trigger_ids[start : start + BATCH_SIZE]
+
+
+def find_due(until: datetime, pool: Executor) -> list[tuple[str, str]]:
+    """(trigger id, nextRunAt) of every trigger due by `until`, in slot order: one query per shard of the
+    sparse index, in parallel."""
+    stamp = to_iso(until)
     shards = pool.map(lambda shard: routines.due_in_shard(shard, stamp), routines.all_due_shards())
     return sorted((pair for shard in shards for pair in shard), key=lambda pair: pair[1])
 
 
-def dispatch_all(trigger_ids: Iterable[str], now: datetime, new_id: IdFactory, pool: Executor) -> list[Outcome]:
-    """Dispatches due triggers in parallel after one batched read of them and their routines."""
+def dispatch_all(trigger_ids: Iterable[str], clock: Clock, new_id: IdFactory, pool: Executor) -> list[Outcome]:
+    """Dispatches due triggers in parallel after one batched read of them and their routines; each trigger's
+    `now` (its runs' `createdAt`) is read from `clock` when that trigger is dispatched."""
     ids = list(trigger_ids)
     due = runs.read_due(ids)
-    return list(pool.map(lambda trigger_id: _dispatch_trigger(due, trigger_id, now, new_id), ids))
+    return list(pool.map(lambda trigger_id: _dispatch_trigger(due, trigger_id, clock(), new_id), ids))
+
+
+def dispatch_delivery(
+    trigger_ids: list[str],
+    not_before: str | None,
+    clock: Clock,
+    new_id: IdFactory,
+    pool: Executor,
+    send_later: SendLater,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
+    """Dispatches a delivered batch, never before its slot `not_before`: more than a second early, the batch is
+    sent again to wait out the rest (no outcomes); less, the remainder is slept through."""
+    if not_before is None:
+        return dispatch_all(trigger_ids, clock, new_id, pool)
+    slot = from_iso(not_before)
+    early = (slot - clock()).total_seconds()
+    if early > REDELAY_AFTER_SECONDS:
+        send_later(trigger_ids, not_before)
+        return []
+    if early > 0:
+        sleep(early)
+    return dispatch_all(trigger_ids, lambda: max(clock(), slot), new_id, pool)
 
 
 def _dispatch_trigger(due: DueReads, trigger_id: str, now: datetime, new_id: IdFactory) -> Outcome:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import runtime
 from chalicelib.observability import log_exception
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, look_ahead_for
 from routines.local.dynamodb import DynamoDBLocal
 
 if TYPE_CHECKING:
@@ -177,17 +177,9 @@ def _dynamodb_info(database: LocalDatabase) -> dict[str, str]:
 
 def _tick_forever(stop: threading.Event, seconds: float) -> None:
     from chalicelib import runtime
-    from chalicelib.services.scheduler import default_pool, tick
+    from routines.local.ticker import print_summary, tick_forever
 
-    with default_pool() as pool:
-        while not stop.wait(seconds):
-            try:
-                summary = tick(runtime.now(), runtime.new_id, pool, budget=10_000)
-            except Exception:
-                log_exception("tick failed")
-                continue
-            if summary.due:
-                print(f"tick: {json.dumps(summary.as_dict())}", flush=True)
+    tick_forever(stop, seconds, runtime.now, runtime.new_id, report=print_summary)
 
 
 def _wake_forever(database: LocalDatabase, data_dir: Path, stop: threading.Event) -> None:
@@ -201,7 +193,8 @@ def _wake_forever(database: LocalDatabase, data_dir: Path, stop: threading.Event
 
 def _print_welcome(info: dict[str, Any], data_dir: Path, tick_seconds: float | None, workers: int) -> None:
     alpha = info["agents"][0]
-    tick = f"every {tick_seconds:g} s" if tick_seconds else "off (run `routines tick`)"
+    ahead = f"; slots due within {look_ahead_for(tick_seconds):g} s fire at their second" if tick_seconds else ""
+    tick = f"every {tick_seconds:g} s{ahead}" if tick_seconds else "off (run `routines tick`)"
     processes = "1 process (this one)" if workers == 1 else f"{workers} processes"
     print(
         f"""

@@ -25,6 +25,7 @@ def test_every_benchmark_reports_its_figures_and_targets(results: dict[str, dict
         "cron_next_fire",
         "cold_start",
         "api_latency",
+        "fire_lag",
         "server_throughput",
         "status_speed",
         "burst",
@@ -86,6 +87,13 @@ def test_cold_start_compares_our_observability_with_powertools(results: dict[str
     assert "aws_lambda_powertools" in figures["powertoolsHeaviestImports"]
 
 
+def test_fire_lag_fires_every_slot_once_and_never_before_it(results: dict[str, dict[str, Any]]) -> None:
+    lag = results["fire_lag"]
+    assert lag["targets"]["everySlotFiredOnce"] and lag["targets"]["neverEarly"]
+    for figures in (lag["lookAhead"], lag["withoutLookAhead"]):
+        assert figures["burstRuns"] == suite.TINY.lag.burst and figures["singleRuns"] == suite.TINY.lag.singles
+
+
 def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     from bench import report
 
@@ -96,6 +104,8 @@ def test_the_report_has_the_figures_and_the_chart(results: dict[str, dict[str, A
     assert "### Per route, authentication included" in text
     assert "## 8. Local server throughput" in text
     assert (tmp_path / "tick_cost.png").stat().st_size > 0
+    assert "## 7. Fire lag: slot to run, with look-ahead and without" in text
+    assert (tmp_path / "fire_lag.png").stat().st_size > 0
 
 
 def test_status_speed_times_the_whole_command_over_every_routine(results: dict[str, dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from moto.server import ThreadedMotoServer
 from chalicelib import runtime
 from chalicelib.domain.models import OPERATOR, Principal, RoutineStatus, ScheduleSpec, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
-from chalicelib.queue import decode_batch, encode_batch
+from chalicelib.domain.timefmt import frozen_at, to_iso
+from chalicelib.queue import MAX_DELAY_SECONDS, Message, SqsSender, decode_message, encode_message
 from chalicelib.services import directory
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
@@ -33,6 +35,7 @@ from chalicelib.store import routines, runs
 from routines.local.dynamodb import DynamoDBLocal, free_port
 from routines.metering import counting_requests
 from routines.packaging import ITEM_ACTIONS
+from tests.moments import utc
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD = Principal.for_board(None)
@@ -65,6 +68,15 @@ print(json.dumps(tick.handler({SCHEDULED_EVENT!r}, None)))
 """,
 }
 HANDLERS = list(TICK_IN_LAMBDA)
+DISPATCH_IN_LAMBDA = f"""
+import json, os
+from chalice.test import Client
+from app import app
+
+with Client(app, stage_name="dev", project_dir={str(ROOT)!r}) as client:
+    client.lambda_.invoke("dispatch", client.events.generate_sqs_event([os.environ["BODY"]]))
+print(json.dumps({{}}))
+"""
 
 
 @dataclass
@@ -151,16 +163,21 @@ def yearly_triggers(count: int) -> list[Trigger]:
 
 def run_tick(queue: Queue, budget: int, handlers: str) -> dict[str, Any]:
     """One invocation of the tick in a fresh process whose environment names the queue and the budget."""
+    return in_lambda(TICK_IN_LAMBDA[handlers], queue, {"ROUTINES_TICK_BUDGET_TRIGGERS": str(budget)})
+
+
+def in_lambda(script: str, queue: Queue, variables: dict[str, str]) -> dict[str, Any]:
+    """Runs `script` in a fresh process configured by its environment, which names the queue; its last line."""
     env = {
         **os.environ,
         "ROUTINES_DISPATCH_QUEUE_URL": queue.url,
-        "ROUTINES_TICK_BUDGET_TRIGGERS": str(budget),
         "AWS_ENDPOINT_URL_SQS": queue.endpoint,
         "AWS_ACCESS_KEY_ID": "moto",
         "AWS_SECRET_ACCESS_KEY": "moto",
+        **variables,
     }
     done = subprocess.run(
-        [sys.executable, "-c", TICK_IN_LAMBDA[handlers]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.splitlines()[-1]))
@@ -211,7 +228,7 @@ def history(trigger: Trigger) -> list[tuple[str | None, str]]:
 
 
 def test_the_tick_queues_the_triggers_beyond_its_budget(delivery: Delivery) -> None:
-    queued = [trigger_id for body in delivery.bodies for trigger_id in decode_batch(body)]
+    queued = [trigger_id for body in delivery.bodies for trigger_id in decode_message(body).trigger_ids]
     assert delivery.summary["queued"] == len(queued) == len(set(queued))
     # A budget of one leaves at least two of our three due triggers to the dispatcher.
     assert len({trigger.id for trigger in delivery.triggers} & set(queued)) >= 2
@@ -248,7 +265,41 @@ def test_a_batch_with_a_failed_trigger_raises_so_that_sqs_delivers_it_again(hand
     routines.save_trigger(broken, RoutineStatus.active)
     try:
         with pytest.raises(RuntimeError, match="1 of 1 triggers failed to dispatch"):
-            deliver([encode_batch([trigger.id])], handlers)
+            deliver([encode_message(Message([trigger.id]))], handlers)
     finally:
         routines.set_due(broken, RoutineStatus.archived)
     assert history(trigger) == []
+
+
+def test_a_look_ahead_batch_is_held_back_until_its_slot_in_whole_seconds(sqs_endpoint: str) -> None:
+    queue = new_queue(sqs_endpoint, "routines-test-look-ahead")
+    delays: list[int | None] = []
+    queue.client.meta.events.register(
+        "provide-client-params.sqs.SendMessage", lambda params, **_: delays.append(params.get("DelaySeconds"))
+    )
+    now = utc(2027, 2, 1, 10, 0, 0)
+    sender = SqsSender(queue.client, queue.url, frozen_at(now))
+
+    sender.send_later(["a", "b"], to_iso(now + timedelta(milliseconds=2200)))
+    sender.send_later(["c"], to_iso(now + timedelta(hours=1)))
+    sender.send(["d"])
+
+    assert delays == [3, MAX_DELAY_SECONDS, None]
+    # Only the batch sent for now is visible yet: SQS holds the others back.
+    assert [decode_message(body) for body in queue.received()] == [Message(["d"])]
+
+
+def test_the_dispatcher_sends_an_early_batch_back_to_the_queue_and_fires_nothing(sqs_endpoint: str) -> None:
+    queue = new_queue(sqs_endpoint, "routines-test-early")
+    [trigger] = yearly_triggers(1)  # due now: only the message's slot holds it back
+    try:
+        slot = to_iso(runtime.now() + timedelta(hours=1))
+        body = encode_message(Message([trigger.id], slot))
+        in_lambda(DISPATCH_IN_LAMBDA, queue, {"BODY": body})
+        assert history(trigger) == []
+        # The message waits again (up to 15 minutes) for the slot it carries.
+        assert queue.client.get_queue_attributes(
+            QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+        )["Attributes"] == {"ApproximateNumberOfMessagesDelayed": "1"}
+    finally:
+        routines.set_due(trigger, RoutineStatus.archived)

@@ -151,7 +151,7 @@ def test_the_functions_may_use_exactly_the_dynamodb_actions_of_the_store(prod: d
     }
 
 
-def test_only_the_tick_sends_and_only_the_dispatcher_consumes_the_queue(prod: dict[str, Any]) -> None:
+def test_the_tick_sends_and_only_the_dispatcher_consumes_the_queue(prod: dict[str, Any]) -> None:
     send, consume = prod["DispatchQueueSendPolicy"]["Properties"], prod["DispatchQueueConsumePolicy"]["Properties"]
     assert send["Roles"] == [{"Ref": ROLES[TICK]}]
     assert policy_actions(prod["DispatchQueueSendPolicy"]) == {"sqs:SendMessage"}
@@ -165,6 +165,13 @@ def test_only_the_tick_sends_and_only_the_dispatcher_consumes_the_queue(prod: di
         assert policy["PolicyDocument"]["Statement"][0]["Resource"] == [{"Fn::GetAtt": ["DispatchQueue", "Arn"]}]
     # Lambda checks the role can read the queue when it creates the event source mapping.
     assert prod[DISPATCH]["DependsOn"] == ["DispatchQueueConsumePolicy"]
+
+
+def test_the_dispatcher_may_send_only_to_its_own_queue_to_redelay_an_early_batch(prod: dict[str, Any]) -> None:
+    redelay = prod["DispatchQueueRedelayPolicy"]["Properties"]
+    assert redelay["Roles"] == [{"Ref": ROLES[DISPATCH]}]
+    assert policy_actions(prod["DispatchQueueRedelayPolicy"]) == {"sqs:SendMessage"}
+    assert redelay["PolicyDocument"]["Statement"][0]["Resource"] == [{"Fn::GetAtt": ["DispatchQueue", "Arn"]}]
 
 
 def test_failed_batches_go_to_the_dead_letter_queue_after_five_receives(prod: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.models import Principal, Routine, RoutineStatus, Run, Trigger
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
 from chalicelib.services.commands import CreateRoutine, CreateScheduleTrigger
@@ -35,7 +36,7 @@ def iso(moment: datetime) -> str:
 def dispatch_one(trigger_id: str, now: datetime) -> Outcome:
     """Dispatches one due trigger, as a queued batch of one is."""
     with default_pool() as pool:
-        [outcome] = dispatch_all([trigger_id], now, runtime.new_id, pool)
+        [outcome] = dispatch_all([trigger_id], frozen_at(now), runtime.new_id, pool)
     return outcome
 
 

@@ -7,6 +7,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, RunSource, RunStatus
 from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services.scheduler import default_pool, tick
 from tests.scheduler.conftest import Schedules, iso, utc
 
@@ -20,7 +21,7 @@ def slots(first: datetime, count: int, step: timedelta = timedelta(hours=1)) -> 
 
 def run_tick(now: datetime) -> None:
     with default_pool() as pool:
-        tick(now, runtime.new_id, pool, budget=100_000)
+        tick(frozen_at(now), runtime.new_id, pool, budget=100_000)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.models import Routine, Trigger
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services.scheduler import default_pool, tick
 from tests.scheduler.conftest import Schedules, iso, utc
 
@@ -26,7 +27,9 @@ def drive(schedules: Schedules, triggers: list[tuple[Routine, Trigger]], until: 
     """Ticks 20 s after each stored nextRunAt until all are past `until`; returns each routine's scheduledFor."""
     with default_pool() as pool:
         while (moment := min(schedules.next_run_at(trigger) or "~" for _, trigger in triggers)) <= iso(until):
-            tick(datetime.fromisoformat(moment) + timedelta(seconds=20), runtime.new_id, pool, budget=100_000)
+            tick(
+                frozen_at(datetime.fromisoformat(moment) + timedelta(seconds=20)), runtime.new_id, pool, budget=100_000
+            )
     return [[run.scheduled_for or "" for run in schedules.runs(routine)] for routine, _ in triggers]
 
 
@@ -83,7 +86,9 @@ def test_a_tick_every_minute_through_the_repeated_hour_fires_the_fixed_times_onc
     with default_pool() as pool:
         # 05:59Z to 06:46Z: every minute of the second 01:00-01:46, now EST.
         for minute in range(48):
-            tick(utc(2026, 11, 1, 5, 59, 5) + timedelta(minutes=minute), runtime.new_id, pool, budget=100_000)
+            tick(
+                frozen_at(utc(2026, 11, 1, 5, 59, 5) + timedelta(minutes=minute)), runtime.new_id, pool, budget=100_000
+            )
 
     assert [[run.scheduled_for for run in schedules.runs(routine)] for routine, _ in made] == [
         [iso(utc(2026, 11, 1, 5, 30))],

@@ -10,7 +10,7 @@ from chalicelib import runtime
 from chalicelib.domain.cron import fire_times, next_fire_after, parse_schedule
 from chalicelib.domain.models import ConcurrencyPolicy, Routine, Run, RunSource, RunStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy, plan_slots
-from chalicelib.domain.timefmt import from_iso
+from chalicelib.domain.timefmt import from_iso, frozen_at
 from chalicelib.services.runs import Firing, record_dropped, slot_claim, start_run
 from chalicelib.services.scheduler import TickSummary, default_pool, tick
 from chalicelib.store import runs
@@ -22,7 +22,7 @@ TRIGGERS = 300
 
 def run_tick(now: datetime) -> TickSummary:
     with default_pool() as pool:
-        return tick(now, runtime.new_id, pool, budget=100_000)
+        return tick(frozen_at(now), runtime.new_id, pool, budget=100_000)
 
 
 def crashed_dispatch(routine: Routine, trigger: Trigger, slot: datetime, now: datetime) -> None:

@@ -9,6 +9,7 @@ from botocore.awsrequest import AWSResponse
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, RoutineStatus, RunStatus
 from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services.scheduler import default_pool, dispatch_all, tick
 from chalicelib.store import routines
 from chalicelib.store.tables import RoutineItem, TriggerItem
@@ -20,7 +21,7 @@ TERMINATED = "Cannot assign routines to terminated agents"
 
 def run_tick(now: datetime) -> None:
     with default_pool() as pool:
-        tick(now, runtime.new_id, pool, budget=100_000)
+        tick(frozen_at(now), runtime.new_id, pool, budget=100_000)
 
 
 def terminate(world: World, agent_id: str) -> None:
@@ -81,7 +82,7 @@ def test_a_trigger_that_cannot_be_planned_is_counted_as_an_error_and_the_tick_go
     routines.save_trigger(replace(broken_trigger, schedule=unparsable), RoutineStatus.active)
 
     with default_pool() as pool:
-        summary = tick(utc(2026, 4, 3, 10, 0, 30), runtime.new_id, pool, budget=100_000)
+        summary = tick(frozen_at(utc(2026, 4, 3, 10, 0, 30)), runtime.new_id, pool, budget=100_000)
 
     assert summary.errors >= 1
     assert schedules.runs(broken) == []
@@ -117,7 +118,7 @@ def test_due_triggers_are_read_one_by_one_when_the_batch_read_fails(schedules: S
     made = [schedules.scheduled("0 * * * *", made_at) for _ in range(3)]
 
     with FailingBatchReads(), default_pool() as pool:
-        outcomes = dispatch_all([trigger.id for _, trigger in made], now, runtime.new_id, pool)
+        outcomes = dispatch_all([trigger.id for _, trigger in made], frozen_at(now), runtime.new_id, pool)
 
     assert [(outcome.runs, outcome.errors) for outcome in outcomes] == [({RunStatus.issue_created: 1}, 0)] * 3
     assert all(schedules.next_run_at(trigger) == iso(utc(2026, 4, 4, 11)) for _, trigger in made)

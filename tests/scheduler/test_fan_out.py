@@ -2,6 +2,7 @@
 
 from chalicelib import runtime
 from chalicelib.domain.models import ConcurrencyPolicy, RunStatus
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services.scheduler import BATCH_SIZE, default_pool, dispatch_all, tick
 from tests.scheduler.conftest import Schedules, iso, utc
 
@@ -16,7 +17,7 @@ def test_triggers_beyond_the_budget_go_out_in_batches_that_finish_the_work_once(
     batches: list[list[str]] = []
 
     with default_pool() as pool:
-        summary = tick(now, runtime.new_id, pool, budget=BUDGET, send_batch=batches.append)
+        summary = tick(frozen_at(now), runtime.new_id, pool, budget=BUDGET, send_batch=batches.append)
         sent = [trigger_id for batch in batches for trigger_id in batch]
         assert all(0 < len(batch) <= BATCH_SIZE for batch in batches)
         assert len(sent) == len(set(sent)) == summary.queued == summary.due - BUDGET
@@ -25,9 +26,9 @@ def test_triggers_beyond_the_budget_go_out_in_batches_that_finish_the_work_once(
         assert fired_here | (set(sent) & mine.keys()) == mine.keys()
 
         for batch in batches:
-            dispatch_all(batch, now, runtime.new_id, pool)
+            dispatch_all(batch, frozen_at(now), runtime.new_id, pool)
         for batch in batches:  # SQS delivers at least once
-            dispatch_all(batch, now, runtime.new_id, pool)
+            dispatch_all(batch, frozen_at(now), runtime.new_id, pool)
 
     histories = [schedules.runs(routine) for routine in mine.values()]
     assert [[(run.status, run.scheduled_for) for run in history] for history in histories] == [
@@ -39,8 +40,8 @@ def test_triggers_beyond_the_budget_go_out_in_batches_that_finish_the_work_once(
 def test_a_batch_delivered_again_after_its_slot_fired_creates_nothing(schedules: Schedules) -> None:
     routine, trigger = schedules.scheduled("*/10 * * * *", utc(2026, 5, 5, 9, 59))
     with default_pool() as pool:
-        first = dispatch_all([trigger.id], utc(2026, 5, 5, 10, 0, 20), runtime.new_id, pool)
-        late = dispatch_all([trigger.id, trigger.id], utc(2026, 5, 5, 10, 4), runtime.new_id, pool)
+        first = dispatch_all([trigger.id], frozen_at(utc(2026, 5, 5, 10, 0, 20)), runtime.new_id, pool)
+        late = dispatch_all([trigger.id, trigger.id], frozen_at(utc(2026, 5, 5, 10, 4)), runtime.new_id, pool)
 
     assert [outcome.runs for outcome in first] == [{RunStatus.issue_created: 1}]
     assert [sum(outcome.runs.values()) for outcome in late] == [0, 0]
@@ -54,7 +55,9 @@ def test_a_tick_past_its_seconds_budget_queues_the_rest_instead_of_dispatching(s
 
     with default_pool() as pool:
         # A budget already spent once the due triggers are found: every one of them goes to the queue.
-        summary = tick(now, runtime.new_id, pool, budget=1_000, send_batch=batches.append, budget_seconds=1e-9)
+        summary = tick(
+            frozen_at(now), runtime.new_id, pool, budget=1_000, send_batch=batches.append, budget_seconds=1e-9
+        )
 
     sent = [trigger_id for batch in batches for trigger_id in batch]
     assert trigger.id in sent

@@ -8,6 +8,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.domain.models import Routine, RoutineStatus, Trigger
 from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services import routines as routine_service
 from chalicelib.services import triggers as trigger_service
 from chalicelib.services.commands import UpdateRoutine, UpdateTrigger
@@ -20,7 +21,7 @@ ENQUEUE = CatchUpPolicy.enqueue_missed_with_cap
 
 def run_tick(now: datetime) -> None:
     with default_pool() as pool:
-        tick(now, runtime.new_id, pool, budget=100_000)
+        tick(frozen_at(now), runtime.new_id, pool, budget=100_000)
 
 
 def in_due_index(trigger: Trigger) -> bool:

@@ -9,6 +9,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.domain.models import RoutineStatus
 from chalicelib.domain.schedule import CatchUpPolicy
+from chalicelib.domain.timefmt import frozen_at
 from chalicelib.services import routines as routine_service
 from chalicelib.services.commands import UpdateRoutine
 from chalicelib.services.scheduler import default_pool, dispatch_all, tick
@@ -55,7 +56,7 @@ def test_a_tick_queries_the_due_index_reads_by_key_and_writes_without_scanning(
     operations.clear()
 
     with default_pool() as pool:
-        tick(utc(2026, 7, 1, 8, 30), runtime.new_id, pool, budget=100_000)
+        tick(frozen_at(utc(2026, 7, 1, 8, 30)), runtime.new_id, pool, budget=100_000)
     during_tick = Counter(operations)
 
     assert len(schedules.runs(catching_up)) == 3 and len(schedules.runs(stale)) == 1
@@ -74,7 +75,7 @@ def test_dispatching_due_triggers_reads_them_and_their_routines_in_two_batches(s
     ISSUE_NUMBERS.allocate(made[0][0].company_id)  # reserve a block of issue numbers before counting
 
     with counting_requests() as sent, default_pool() as pool:
-        outcomes = dispatch_all(trigger_ids, now, runtime.new_id, pool)
+        outcomes = dispatch_all(trigger_ids, frozen_at(now), runtime.new_id, pool)
 
     assert sum(sum(outcome.runs.values()) for outcome in outcomes) == 10
     assert sent == {"BatchGetItem": 2, "TransactWriteItems": 10}
