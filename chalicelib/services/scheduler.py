@@ -54,10 +54,20 @@ REDELAY_AFTER_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class LookAhead:
-    """Each tick also finds the slots due within `seconds` after its now and sends them to fire at their second."""
+    """Each tick also finds the slots due within `seconds` after its now and sends them to fire at their second.
+
+    `holds`, where the delayed delivery can tell (the local timer queue; SQS cannot), names the triggers a
+    delivery holds already: a tick neither sends them again nor dispatches them itself. Without it, a slot that
+    two ticks' horizons share is sent twice, and a tick that runs while a delivery dispatches races it; the slot
+    claims keep each slot to one run either way, but the loser's conflicting transactions cost the burst time.
+    """
 
     seconds: float
     send_later: SendLater
+    holds: Callable[[str], bool] | None = None
+
+    def held(self, trigger_id: str) -> bool:
+        return self.holds is not None and self.holds(trigger_id)
 
 
 @dataclass
@@ -113,6 +123,8 @@ def tick(
     started, now = time.monotonic(), clock()
     horizon = now + timedelta(seconds=look_ahead.seconds) if look_ahead else now
     found = find_due(horizon, pool)
+    if look_ahead is not None:
+        found = [pair for pair in found if not look_ahead.held(pair[0])]
     due = [pair for pair in found if pair[1] <= to_iso(now)]
     summary = TickSummary(due=len(due))
     if look_ahead is not None:

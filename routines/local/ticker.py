@@ -8,6 +8,7 @@ import heapq
 import itertools
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class TimerQueue:
     def __init__(self, pool: Executor, clock: Clock, new_id: IdFactory) -> None:
         self._pool, self._clock, self._new_id = pool, clock, new_id
         self._heap: list[_Waiting] = []
+        self._held: Counter[str] = Counter()  # trigger ids waiting in the heap or being delivered
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._stopped = False
@@ -46,7 +48,13 @@ class TimerQueue:
     def send_later(self, trigger_ids: list[str], not_before: str) -> None:
         with self._changed:
             heapq.heappush(self._heap, _Waiting(not_before, next(self._order), trigger_ids))
+            self._held.update(trigger_ids)
             self._changed.notify()
+
+    def holds(self, trigger_id: str) -> bool:
+        """Whether a batch waiting or being delivered holds this trigger (`LookAhead.holds`)."""
+        with self._changed:
+            return self._held[trigger_id] > 0
 
     def __enter__(self) -> "TimerQueue":
         self._thread.start()
@@ -80,6 +88,10 @@ class TimerQueue:
             )
         except Exception:
             log_exception("delivery failed", notBefore=waiting.not_before, triggers=len(waiting.trigger_ids))
+        finally:
+            with self._changed:
+                self._held.subtract(waiting.trigger_ids)
+                self._held += Counter()  # drops the ids no batch holds any more
 
 
 def tick_forever(
@@ -93,7 +105,7 @@ def tick_forever(
     """Ticks every `seconds` until `stop`; with `look_ahead`, the slots due before the next tick (and a margin)
     fire at their second through a timer queue."""
     with default_pool() as pool, TimerQueue(pool, clock, new_id) as timers:
-        ahead = LookAhead(look_ahead_for(seconds), timers.send_later) if look_ahead else None
+        ahead = LookAhead(look_ahead_for(seconds), timers.send_later, timers.holds) if look_ahead else None
         while not stop.wait(seconds):
             try:
                 summary = tick(clock, new_id, pool, budget=10_000, look_ahead=ahead)

@@ -235,3 +235,33 @@ def test_a_slot_is_delayed_by_its_seconds_rounded_up_and_at_most_fifteen_minutes
     now = utc(2027, 1, 18, 10)
     assert delay_seconds(to_iso(now + ahead), now) == delay
     assert delay_seconds(to_iso(now - ahead), now) == 0
+
+
+def test_a_tick_neither_sends_again_nor_dispatches_the_triggers_a_delivery_holds(schedules: Schedules) -> None:
+    made_at, now = utc(2027, 1, 5, 9, 58), utc(2027, 1, 5, 9, 59, 50)
+    [(held_due, held_due_trigger), (free_due, _)] = always(2, "59 9 * * *", made_at, schedules)  # due now
+    [(_, held_soon), (_, free_soon)] = always(2, "0 10 * * *", made_at, schedules)  # due in 10 s
+    held = {held_due_trigger.id, held_soon.id}
+    sent: Sent = []
+    ahead = LookAhead(30, lambda ids, slot: sent.append((ids, slot)), held.__contains__)
+
+    with default_pool() as pool:
+        tick(frozen_at(now), runtime.new_id, pool, budget=100_000, look_ahead=ahead)
+
+    assert schedules.runs(held_due) == []  # its delivery is under way: the tick leaves it alone
+    assert len(schedules.runs(free_due)) == 1
+    assert mine(sent, [held_soon, free_soon]) == [([free_soon.id], iso(utc(2027, 1, 5, 10)))]
+
+
+def test_the_timer_queue_holds_a_batch_until_its_delivery_is_done() -> None:
+    slot = to_iso(runtime.now() + timedelta(hours=1))
+    with default_pool() as pool, TimerQueue(pool, runtime.now, runtime.new_id) as timers:
+        timers.send_later(["waiting"], slot)
+        timers.send_later(["now"], to_iso(runtime.now()))  # delivered at once: no such trigger, nothing fires
+        assert timers.holds("waiting")
+        for _ in range(200):
+            if not timers.holds("now"):
+                break
+            time.sleep(0.05)
+        assert not timers.holds("now")
+        assert timers.holds("waiting") and not timers.holds("never sent")
