@@ -512,15 +512,20 @@ SECTIONS: dict[str, Callable[[Result], str]] = {
 NOTES = {
     "status": """
 What it reads (`services.status.company_status`): the routines in one Query of the company's index (a few 1 MB
-pages), then in consistent BatchGetItems of 100 keys: the latest revisions, which name the triggers, and the
-triggers; beside them, on another thread, the last runs (by the `lastRunId` every run write records); then the
-open issues. So the requests grow with the routines by one batch per hundred, never by one query per routine.
-Two measured changes got it under a second. The tables used to have a pynamodb connection each, so a process
-made one botocore client per table it touched (each loads the service model anew, tens of milliseconds: four of
-them were 0.19 s of a profiled status); `store.tables.bind` now points every table at one connection, which also
-spares each Lambda container those clients on its first requests. And the triggers' two dependent batches now
-run beside the runs' instead of before them. On `make run` with 1,000 routines, before these two changes
-(measured the same day, load average about 1.5): 1.31 s wall, 1.04 s CPU; after: 0.89 s, 0.60 s.""",
+pages), then in consistent BatchGetItems of 100 keys: the triggers each routine item names (`triggerIds`, kept
+with its latest revision's pointer) and, beside them on another thread, the last runs (by the `lastRunId` every
+run write records); then the open issues. So the requests grow with the routines by one batch per hundred,
+never by one query per routine. Four measured changes took it from 1.31 s (wall; 1.04 s CPU, on `make run` the
+same day at load average about 1.5, 1,000 routines with a trigger each and no runs) to under a second:
+- the tables used to have a pynamodb connection each, so a process made one botocore client per table it touched
+  (each loads the service model anew: four of them were 0.19 s of a profiled status); `store.tables.bind` now
+  points every table at one connection, which also spares each Lambda container those clients on its first
+  requests (0.89 s wall, 0.60 s CPU, with the next change);
+- the triggers' batches run beside the runs' instead of before them;
+- `store.mapping` works out once per domain class how each field is stored, instead of once per item read
+  (`get_type_hints` and the nested and enum checks ran for every field of 3,000 items): a sixth less CPU;
+- the routine item records its trigger ids, so the 1,000 latest revisions (each a snapshot of the whole routine)
+  are no longer read and parsed to find them: one batch phase fewer.""",
     "burst": """
 What limits it here: everything shares two cores. DynamoDB Local is one Java process that serves every
 transaction; each dispatcher is one Python process, bound by its GIL, whose CPU goes mostly to botocore building,
@@ -721,13 +726,15 @@ and the API process about 7.3 ms, measured from /proc in the same runs). Shares 
 | chalice local's per-connection `LocalGateway` (sorting every route for each connection) | 0.3 % | gone |
 
 Our own per-request work is a few percent: the one cheap removal made is the gateway, now built once per
-server. The rest is botocore (one call of the mix sends 2 to 7 DynamoDB requests) and the standard library's
-server. With two cores, DynamoDB Local needs more CPU per request than the API does, so on this machine the
-limit is the two cores, shared by DynamoDB Local, the API processes and the clients: `--workers 2` can only
-give the API the second core when DynamoDB Local is idle. The ratios above say so (in a separate run of this benchmark
-while it was written, medians of 3 rounds at load averages near 20: 1.07, 1.43, 1.14 and 0.82 at 1, 4, 8 and
-16 clients). A single process's ceiling is about 1,000 / 7.3 ≈ 140 requests/s of this mix whatever the cores;
-on a machine with four or more cores N workers move the limit from the API process to DynamoDB Local (Java,
-threaded) and the cores. Not done: a fixed pool of server threads instead of one new thread per connection
-(the largest cost left in the server itself).""",
+server. The rest is botocore (one call of the mix sends 1 to 3 DynamoDB requests since section 3's changes, 2
+to 7 when profiled) and the standard library's server. With two cores, DynamoDB Local needs more CPU per request
+than the API does, so on this machine the limit is the two cores, shared by DynamoDB Local, the API processes
+and the clients: `--workers 2` can only give the API the second core when DynamoDB Local is idle. The ratios
+above say so (in a separate run of this benchmark while it was written, medians of 3 rounds at load averages
+near 20: 1.07, 1.43, 1.14 and 0.82 at 1, 4, 8 and 16 clients). The CPU per request above was measured on that
+busy machine, where contention inflates it: on a quiet machine one process answered about 210 requests/s of
+this mix at its best (the table of `make bench` on 2026-12-01), so the single-process ceiling lies near there,
+and on a machine with four or more cores N workers move the limit from the API process to DynamoDB Local
+(Java, threaded) and the cores. Not done: a fixed pool of server threads instead of one new thread per
+connection (the largest cost left in the server itself).""",
 }
