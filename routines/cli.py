@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:  # an unknown id, a bad cron expression: the message says which
         print(f"error: {error.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `routines status | head`: the reader has what it wanted. Point stdout at nothing, so that the
+        # interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return int(result or 0)
 
 

@@ -5,6 +5,7 @@ Importing this module binds nothing: `bind(settings)` (called by `runtime.config
 """
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -377,8 +378,18 @@ def read(model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
 
 def read_many(model: type[M], keys: Iterable[Any]) -> list[M]:
     """The items that exist among these keys (hash keys, or (hash, range) pairs), read consistently in
-    batches of a hundred; each key is read once, in key order."""
-    return list(model.batch_get(sorted(set(keys)), consistent_read=True))
+    batches of a hundred, side by side; each key is read once, in key order."""
+    ordered = sorted(set(keys))
+    if len(ordered) <= BATCH_KEYS:
+        return list(model.batch_get(ordered, consistent_read=True))
+    chunks = [ordered[start : start + BATCH_KEYS] for start in range(0, len(ordered), BATCH_KEYS)]
+    read = _BATCHES.map(lambda chunk: list(model.batch_get(chunk, consistent_read=True)), chunks)
+    return [item for items in read for item in items]
+
+
+BATCH_KEYS = 100  # BatchGetItem's limit
+# While the client parses one batch's answer, the database serves the next: they need not take turns.
+_BATCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batch-read")
 
 
 @dataclass(frozen=True)

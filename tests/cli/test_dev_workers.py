@@ -55,6 +55,27 @@ class Stack:
         return list(answer.json())
 
 
+def worker_lines(stack: Stack, count: int) -> list[str]:
+    """The PIDs the workers' start lines name, once `count` have printed theirs (each prints after it forks, so
+    possibly after dev.json is written)."""
+    for _ in range(300):
+        named = [line.split()[1] for line in stack.out.read_text().splitlines() if line.startswith("worker ")]
+        if len(named) >= count:
+            return named
+        time.sleep(0.1)
+    return named
+
+
+def stopped(pid: int) -> None:
+    """Waits until a signalled process is stopped: `kill` returns before it is, and meanwhile it may still
+    accept a connection, which would then wait for SIGCONT."""
+    for _ in range(300):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def children_of(pid: int) -> list[int]:
     try:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -109,8 +130,7 @@ def test_two_workers_start_and_each_one_alone_answers_requests(stack: Stack) -> 
     workers = stack.workers()
     assert len(workers) == 2
     assert len(stack.children()) == 3  # the workers and DynamoDB Local
-    lines = stack.out.read_text().splitlines()
-    assert sorted(line.split()[1] for line in lines if line.startswith("worker ")) == sorted(map(str, workers))
+    assert sorted(worker_lines(stack, len(workers))) == sorted(map(str, workers))
     assert "served by 2 processes" in stack.out.read_text()
     routine = stack.routine(concurrencyPolicy="always_enqueue")
 
@@ -119,8 +139,11 @@ def test_two_workers_start_and_each_one_alone_answers_requests(stack: Stack) -> 
         other = next(pid for pid in workers if pid != alone)
         os.kill(other, signal.SIGSTOP)  # the port is shared: every connection now goes to `alone`
         try:
+            stopped(other)
             for _ in range(3):
-                run = requests.post(stack.url(f"/routines/{routine['id']}/run"), json={}, headers=stack.board)
+                run = requests.post(
+                    stack.url(f"/routines/{routine['id']}/run"), json={}, headers=stack.board, timeout=30
+                )
                 assert run.status_code == 202, run.text
                 made.append(run.json()["id"])
         finally:
