@@ -26,6 +26,7 @@ class Metric(StrEnum):
     DISPATCH_ERRORS = "DispatchErrors"
     TICK_DURATION_SECONDS = "TickDurationSeconds"
     QUEUED_TRIGGERS = "QueuedTriggers"
+    DELAYED_TRIGGERS = "DelayedTriggers"  # sent ahead by the tick, to fire at their second
     DISPATCHED_TRIGGERS = "DispatchedTriggers"
     RUNS_DISPATCHED = "RunsDispatched"
     WEBHOOK_REJECTED = "WebhookRejected"

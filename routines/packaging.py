@@ -404,11 +404,14 @@ def dashboard_widgets(stage: Stage) -> list[Json]:
 def _tick_widgets(ours: "_Ours") -> list[Json]:
     from chalicelib.observability import Metric
 
-    per_tick = (Metric.DUE_TRIGGERS, Metric.QUEUED_TRIGGERS, Metric.DISPATCHED_TRIGGERS)
+    per_tick = (Metric.DUE_TRIGGERS, Metric.QUEUED_TRIGGERS, Metric.DELAYED_TRIGGERS, Metric.DISPATCHED_TRIGGERS)
     return [
         _graph("Tick lag (s)", [ours.line(Metric.TICK_LAG_SECONDS, stat) for stat in ("p50", "Maximum")]),
         _graph("Tick duration (s)", [ours.line(Metric.TICK_DURATION_SECONDS, stat) for stat in ("p50", "Maximum")]),
-        _graph("Triggers per tick: due, queued, dispatched from the queue", [ours.line(m, "Sum") for m in per_tick]),
+        _graph(
+            "Triggers per tick: due, queued, sent ahead to their second, dispatched from the queue",
+            [ours.line(m, "Sum") for m in per_tick],
+        ),
     ]
 
 

@@ -40,6 +40,7 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, object]:
             Metric.DISPATCH_ERRORS: summary.errors,
             Metric.TICK_DURATION_SECONDS: summary.duration_seconds,
             Metric.QUEUED_TRIGGERS: summary.queued,
+            Metric.DELAYED_TRIGGERS: summary.delayed,
         }
     )
     return report
