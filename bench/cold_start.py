@@ -10,9 +10,6 @@ an empty interpreter, whose start all include.
 
 import importlib.metadata
 import importlib.util
-import os
-import resource
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -20,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.stats import median, ratio, timed
+from bench.stats import median, ratio, timed_process
 
 REPO = Path(__file__).resolve().parents[1]
 APP = "import app"
@@ -132,24 +129,13 @@ def _ms(seconds: float) -> float:
 
 
 def _process(statement: str) -> Sample:
-    """(wall seconds, CPU seconds) of one interpreter running `statement`; CPU time ignores busy neighbours."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = timed(lambda: _python(statement))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    """(wall seconds, CPU seconds) of one interpreter running `statement`."""
+    wall, cpu, _, _ = timed_process([sys.executable, "-c", statement], cwd=REPO)
+    return wall, cpu
 
 
 def _python(statement: str, *options: str) -> str:
-    done = subprocess.run(
-        [sys.executable, *options, "-c", statement], cwd=REPO, env=_ENV, check=True, capture_output=True, text=True
-    )
-    return done.stderr
-
-
-# Bytecode is written, whatever the caller's environment says: with PYTHONDONTWRITEBYTECODE set, our modules
-# would be compiled afresh in every process while the installed packages' .pyc files are read, and the ratios
-# would measure the compiler.
-_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    return timed_process([sys.executable, *options, "-c", statement], cwd=REPO)[3]
 
 
 def heaviest_imports(statement: str, top: int = 8, runs: int = 3) -> dict[str, float]:

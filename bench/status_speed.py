@@ -7,16 +7,13 @@ process against the bench's DynamoDB Local (named by the environment, as for rea
 """
 
 import json
-import os
-import resource
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from bench.fixtures import make_tenant
-from bench.stats import median, ratio, timed
+from bench.stats import median, ratio, timed, timed_process
 from chalicelib import runtime
 from chalicelib.domain.models import OPERATOR
 from chalicelib.services import routines, triggers
@@ -39,7 +36,7 @@ def run(sizes: Sizes) -> dict[str, Any]:
     startup = [sys.executable, "-m", "routines.cli", "status", "--help"]
     samples: dict[str, list[Sample]] = {"status": [], "startup": []}
     # The first run compiles the .pyc files and fills the page cache; it also checks the command's answer.
-    shown = json.loads(subprocess.run(status, check=True, capture_output=True, env=os.environ).stdout)
+    shown = json.loads(timed_process(status)[2])
     if len(shown) != sizes.routines:
         raise RuntimeError(f"routines status showed {len(shown)} routines of {sizes.routines}")
     for _ in range(sizes.runs):
@@ -85,7 +82,5 @@ def _seed(count: int) -> str:
 
 def _command(argv: list[str]) -> Sample:
     """(wall seconds, CPU seconds) of one process; its output is checked, then dropped."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = timed(lambda: subprocess.run(argv, check=True, capture_output=True, env=os.environ))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    wall, cpu, _, _ = timed_process(argv)
+    return wall, cpu
