@@ -4,8 +4,6 @@ Importing this module binds nothing: `bind(settings)` (called by `runtime.config
 `<prefix>-<name>` and points every model at the configured endpoint.
 """
 
-import functools
-import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -385,18 +383,14 @@ def read_many(model: type[M], keys: Iterable[Any]) -> list[M]:
     if len(ordered) <= BATCH_KEYS:
         return list(model.batch_get(ordered, consistent_read=True))
     chunks = [ordered[start : start + BATCH_KEYS] for start in range(0, len(ordered), BATCH_KEYS)]
-    read = _batch_pool(os.getpid()).map(lambda chunk: list(model.batch_get(chunk, consistent_read=True)), chunks)
+    read = _BATCHES.map(lambda chunk: list(model.batch_get(chunk, consistent_read=True)), chunks)
     return [item for items in read for item in items]
 
 
 BATCH_KEYS = 100  # BatchGetItem's limit
-
-
-@functools.cache
-def _batch_pool(pid: int) -> ThreadPoolExecutor:
-    """The threads that read batches side by side: while the client parses one batch's answer, the database
-    serves the next. One pool per process: a forked process (`routines dev --workers`) cannot use its parent's."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"batch-read-{pid}")
+# While the client parses one batch's answer, the database serves the next. Its threads start on first use, as
+# the services' pools' do: `routines dev --workers` forks before any of them has started.
+_BATCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="batch-read")
 
 
 @dataclass(frozen=True)
